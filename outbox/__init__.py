@@ -1,0 +1,1 @@
+"""The outbox relay (PostgreSQL -> Kafka) and the Kafka bridge (Kafka -> Dramatiq)."""

@@ -1,0 +1,1 @@
+"""Payment service core: domain model, use cases, adapters and the composition root."""

@@ -1,0 +1,1 @@
+"""Adapters to the outside world, each with a fake beside the real one."""

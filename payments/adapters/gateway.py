@@ -1,0 +1,55 @@
+"""The simulated payment gateway, and a fake for unit tests."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import OrderedDict
+from decimal import Decimal
+from uuid import UUID
+
+from payments.domain.gateway_rule import Decision, decide
+
+
+class SimulatedGateway:
+    """Applies the contract's rule after `latency_ms`; remembers answers per idempotency key."""
+
+    def __init__(
+        self, latency_ms: int = 0, transient_failure_rate: float = 0.0, memory: int = 10_000
+    ):
+        self.latency_s = latency_ms / 1000
+        self.failure_rate = transient_failure_rate
+        self._answers: OrderedDict[UUID, Decision] = OrderedDict()
+        self._memory = memory
+        self._lock = threading.Lock()
+        self._random = random.Random()
+
+    def charge(self, idempotency_key: UUID, token: str | None, amount: Decimal) -> Decision:
+        """The decision for this key: the remembered one, or a new one (may raise transient)."""
+        with self._lock:
+            if idempotency_key in self._answers:
+                return self._answers[idempotency_key]
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        decision = decide(token, amount, self._random.random(), self.failure_rate)
+        with self._lock:
+            self._answers[idempotency_key] = decision
+            while len(self._answers) > self._memory:
+                self._answers.popitem(last=False)
+        return decision
+
+
+class FakeGateway:
+    """Records calls; answers with the real rule (no latency, no randomness unless asked)."""
+
+    def __init__(self, transient_failures: int = 0):
+        self.calls: list[UUID] = []
+        self.transient_failures = transient_failures
+
+    def charge(self, idempotency_key: UUID, token: str | None, amount: Decimal) -> Decision:
+        """Fail transiently the first `transient_failures` times, then decide."""
+        self.calls.append(idempotency_key)
+        roll = 0.0 if self.transient_failures > 0 else 1.0
+        self.transient_failures = max(0, self.transient_failures - 1)
+        return decide(token, amount, roll, 0.5)

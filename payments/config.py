@@ -1,0 +1,187 @@
+"""Settings, read from the environment (and `.env`) once, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+TOPIC_VARIABLES = (
+    "PAYMENT_CREATED_TOPIC",
+    "TRANSACTION_CREATED_TOPIC",
+    "TRANSACTION_SUCCEEDED_TOPIC",
+    "TRANSACTION_FAILED_TOPIC",
+    "PAYMENT_SUCCEEDED_TOPIC",
+    "PAYMENT_FAILED_TOPIC",
+)
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Kafka topic names, one per event type."""
+
+    payment_created: str = "PAYMENT_CREATED_TOPIC"
+    transaction_created: str = "TRANSACTION_CREATED_TOPIC"
+    transaction_succeeded: str = "TRANSACTION_SUCCEEDED_TOPIC"
+    transaction_failed: str = "TRANSACTION_FAILED_TOPIC"
+    payment_succeeded: str = "PAYMENT_SUCCEEDED_TOPIC"
+    payment_failed: str = "PAYMENT_FAILED_TOPIC"
+
+    def all(self) -> list[str]:
+        """Every topic name, in pipeline order."""
+        return [
+            self.payment_created,
+            self.transaction_created,
+            self.transaction_succeeded,
+            self.transaction_failed,
+            self.payment_succeeded,
+            self.payment_failed,
+        ]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the processes use. Secrets are never printed by `describe`."""
+
+    database_url: str = "postgresql+psycopg://root@127.0.0.1:5432/test"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_group_id: str = "payments-bridge"
+    topics: Topics = field(default_factory=Topics)
+    mail_server: str = "127.0.0.1"
+    mail_port: int = 8025
+    mail_username: str | None = None
+    mail_password: str | None = None
+    mail_use_tls: bool = False
+    mail_use_ssl: bool = False
+    mail_default_sender: str = "Tickets <no-reply@tickets.example>"
+    api_keys: tuple[str, ...] = ()
+    default_currency: str = "USD"
+    gateway_latency_ms: int = 0
+    gateway_transient_failure_rate: Decimal = Decimal("0")
+    idempotency_key_ttl_hours: int = 24
+    db_pool_size: int = 10
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    def describe(self) -> dict[str, object]:
+        """The settings as a dict safe to log: no passwords, keys or credentials in URLs."""
+        return {
+            "database_url": _redact_url(self.database_url),
+            "redis_url": _redact_url(self.redis_url),
+            "kafka_bootstrap_servers": self.kafka_bootstrap_servers,
+            "kafka_group_id": self.kafka_group_id,
+            "mail_server": f"{self.mail_server}:{self.mail_port}",
+            "api_keys": len(self.api_keys),
+            "gateway_latency_ms": self.gateway_latency_ms,
+            "gateway_transient_failure_rate": str(self.gateway_transient_failure_rate),
+        }
+
+
+def _redact_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
+
+
+def _str(env: dict[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _rate(env: dict[str, str], name: str) -> Decimal:
+    raw = env.get(name, "").strip() or "0"
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not Decimal(0) <= value <= Decimal(1):
+        raise ConfigError(f"{name} must be between 0 and 1, got {raw!r}")
+    return value
+
+
+def _currency(env: dict[str, str], name: str) -> str:
+    from babel.numbers import get_currency_name
+
+    code = _str(env, name, "USD").upper()
+    if len(code) != 3 or get_currency_name(code, locale="en") == code:
+        raise ConfigError(f"{name} must be an ISO 4217 currency code, got {code!r}")
+    return code
+
+
+def _url(env: dict[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
+    value = _str(env, name, default)
+    if not value.startswith(schemes):
+        raise ConfigError(f"{name} must start with one of {', '.join(schemes)}, got a bad URL")
+    return value
+
+
+def from_env(env: dict[str, str] | None = None) -> Settings:
+    """Build settings from `env` (default: `.env` loaded into the process environment)."""
+    if env is None:
+        load_dotenv(Path.cwd() / ".env", override=False)
+        env = dict(os.environ)
+    database_url = _url(
+        env, "DATABASE_URL", Settings.database_url, ("postgresql://", "postgresql+psycopg://")
+    )
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    log_format = _str(env, "LOG_FORMAT", "text").lower()
+    if log_format not in {"text", "json"}:
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
+    return Settings(
+        database_url=database_url,
+        redis_url=_url(env, "REDIS_URL", Settings.redis_url, ("redis://", "rediss://", "unix://")),
+        kafka_bootstrap_servers=_str(env, "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        kafka_group_id=_str(env, "KAFKA_GROUP_ID", "payments-bridge"),
+        topics=Topics(*(_str(env, name, name) for name in TOPIC_VARIABLES)),
+        mail_server=_str(env, "MAIL_SERVER", "127.0.0.1"),
+        mail_port=_int(env, "MAIL_PORT", 8025, minimum=1),
+        mail_username=env.get("MAIL_USERNAME") or None,
+        mail_password=env.get("MAIL_PASSWORD") or None,
+        mail_use_tls=_bool(env, "MAIL_USE_TLS", False),
+        mail_use_ssl=_bool(env, "MAIL_USE_SSL", False),
+        mail_default_sender=_str(env, "MAIL_DEFAULT_SENDER", Settings.mail_default_sender),
+        api_keys=tuple(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip()),
+        default_currency=_currency(env, "DEFAULT_CURRENCY"),
+        gateway_latency_ms=_int(env, "GATEWAY_LATENCY_MS", 0),
+        gateway_transient_failure_rate=_rate(env, "GATEWAY_TRANSIENT_FAILURE_RATE"),
+        idempotency_key_ttl_hours=_int(env, "IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1),
+        db_pool_size=_int(env, "DB_POOL_SIZE", 10, minimum=1),
+        log_format=log_format,
+        log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
+    )

@@ -1,0 +1,1 @@
+"""PostgreSQL access: table definitions (mirroring schema.sql) and the SQL per table."""

@@ -1,0 +1,103 @@
+"""SQL for the outbox table: write, claim in order, mark published, report, replay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.orm import aliased
+
+from payments.db.tables import outbox
+from payments.messages import OutboxMessage
+
+
+def write(conn: Connection, messages: Iterable[OutboxMessage]) -> None:
+    """Insert messages into the outbox (same transaction as the state change)."""
+    rows = [
+        {
+            "event_id": m.event_id,
+            "topic": m.topic,
+            "event_type": m.event_type,
+            "message_key": m.key,
+            "payload": m.payload,
+            "occurred_at": m.occurred_at,
+        }
+        for m in messages
+    ]
+    if rows:
+        conn.execute(insert(outbox), rows)
+
+
+def _message(row: Any) -> tuple[int, OutboxMessage]:
+    m = row._mapping
+    return m["id"], OutboxMessage(
+        m["event_id"], m["topic"], m["event_type"], m["message_key"], m["payload"], m["occurred_at"]
+    )
+
+
+def claim(conn: Connection, limit: int) -> list[tuple[int, OutboxMessage]]:
+    """Lock up to `limit` unpublished rows, oldest first, skipping rows other relays hold.
+
+    A row is only claimed when no earlier unpublished row of the same key exists, so that
+    several relays never publish one payment's events out of order.
+    """
+    earlier = aliased(outbox)
+    blocked = (
+        select(earlier.c.id)
+        .where(
+            and_(
+                earlier.c.message_key == outbox.c.message_key,
+                earlier.c.id < outbox.c.id,
+                earlier.c.published_at.is_(None),
+            )
+        )
+        .exists()
+    )
+    query = (
+        select(outbox)
+        .where(outbox.c.published_at.is_(None), ~blocked)
+        .order_by(outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_message(r) for r in conn.execute(query)]
+
+
+def mark_published(conn: Connection, ids: Sequence[int]) -> None:
+    """Mark rows published (only after the broker acknowledged them)."""
+    if ids:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(ids))
+            .values(published_at=func.now(), attempts=outbox.c.attempts + 1)
+        )
+
+
+def backlog(conn: Connection) -> list[tuple[str, int, datetime | None]]:
+    """Per topic: unpublished count and the time of the oldest unpublished event."""
+    query = (
+        select(outbox.c.topic, func.count(), func.min(outbox.c.occurred_at))
+        .where(outbox.c.published_at.is_(None))
+        .group_by(outbox.c.topic)
+        .order_by(outbox.c.topic)
+    )
+    return [(t, n, oldest) for t, n, oldest in conn.execute(query)]
+
+
+def published(
+    conn: Connection,
+    payment_id: str | None = None,
+    since: datetime | None = None,
+    topic: str | None = None,
+) -> list[tuple[int, OutboxMessage]]:
+    """Already-published messages matching the filters, in outbox order (for replay)."""
+    query = select(outbox).where(outbox.c.published_at.is_not(None)).order_by(outbox.c.id)
+    if payment_id is not None:
+        query = query.where(outbox.c.message_key == payment_id)
+    if since is not None:
+        query = query.where(outbox.c.occurred_at >= since)
+    if topic is not None:
+        query = query.where(outbox.c.topic == topic)
+    return [_message(r) for r in conn.execute(query)]

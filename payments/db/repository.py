@@ -1,0 +1,174 @@
+"""SQL for payments, transactions, status changes and sent e-mails (one place per table)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, exists, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from payments.db.tables import payments, sent_emails, status_changes, transactions
+from payments.domain.model import Payment, Reason, Status, Transaction
+
+
+def _payment(row: Any) -> Payment:
+    m = row._mapping
+    return Payment(
+        id=m["id"],
+        status=Status(m["status"]),
+        user_name=m["user_name"],
+        user_email=m["user_email"],
+        user_language=m["user_language"],
+        event_id=m["event_id"],
+        amount=m["amount"],
+        currency=m["currency"].strip(),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        event_name=m["event_name"],
+        event_description=m["event_description"],
+        event_image_url=m["event_image_url"],
+        payment_token=m["payment_token"],
+        failure_reason=Reason(m["failure_reason"]) if m["failure_reason"] else None,
+    )
+
+
+def _transaction(row: Any) -> Transaction:
+    m = row._mapping
+    return Transaction(
+        id=m["id"],
+        payment_id=m["payment_id"],
+        status=Status(m["status"]),
+        reason=Reason(m["reason"]) if m["reason"] else None,
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+class SqlRepository:
+    """Loads and saves aggregates on one connection; remembers what it saw for the unit of work."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.seen: list[Payment | Transaction] = []
+
+    # payments
+    def add_payment(self, payment: Payment) -> None:
+        """Insert a new payment."""
+        values = {k: getattr(payment, k) for k in payments.c.keys()}
+        values["status"] = payment.status.value
+        values["failure_reason"] = None
+        self.conn.execute(insert(payments).values(**values))
+        self.seen.append(payment)
+
+    def get_payment(self, payment_id: UUID, lock: bool = False) -> Payment | None:
+        """The payment, optionally locked FOR UPDATE until the unit of work ends."""
+        query = select(payments).where(payments.c.id == payment_id)
+        row = self.conn.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            return None
+        payment = _payment(row)
+        self.seen.append(payment)
+        return payment
+
+    def save_payment(self, payment: Payment) -> None:
+        """Write a payment's mutable fields; a terminal status also records its one change."""
+        self.conn.execute(
+            update(payments)
+            .where(payments.c.id == payment.id)
+            .values(
+                status=payment.status.value,
+                payment_token=payment.payment_token,
+                failure_reason=payment.failure_reason.value if payment.failure_reason else None,
+                updated_at=payment.updated_at,
+            )
+        )
+        if payment.status.terminal:
+            self._record_change(payment.id, "payment", payment.status)
+
+    # transactions
+    def add_transaction(self, tx: Transaction) -> None:
+        """Insert a new transaction (the unique payment_id guards against a second one)."""
+        self.conn.execute(
+            insert(transactions).values(
+                id=tx.id,
+                payment_id=tx.payment_id,
+                status=tx.status.value,
+                reason=None,
+                created_at=tx.created_at,
+                updated_at=tx.updated_at,
+            )
+        )
+        self.seen.append(tx)
+
+    def get_transaction(self, transaction_id: UUID, lock: bool = False) -> Transaction | None:
+        """The transaction by id, optionally locked FOR UPDATE."""
+        query = select(transactions).where(transactions.c.id == transaction_id)
+        row = self.conn.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            return None
+        tx = _transaction(row)
+        self.seen.append(tx)
+        return tx
+
+    def transaction_of(self, payment_id: UUID) -> Transaction | None:
+        """The payment's transaction, if it has one."""
+        row = self.conn.execute(
+            select(transactions).where(transactions.c.payment_id == payment_id)
+        ).first()
+        return _transaction(row) if row else None
+
+    def save_transaction(self, tx: Transaction) -> None:
+        """Write a transaction's status; a terminal status also records its one change."""
+        self.conn.execute(
+            update(transactions)
+            .where(transactions.c.id == tx.id)
+            .values(
+                status=tx.status.value,
+                reason=tx.reason.value if tx.reason else None,
+                updated_at=tx.updated_at,
+            )
+        )
+        if tx.status.terminal:
+            self._record_change(tx.payment_id, "transaction", tx.status)
+
+    def _record_change(self, payment_id: UUID, entity: str, status: Status) -> None:
+        self.conn.execute(
+            insert(status_changes).values(
+                payment_id=payment_id, entity=entity, to_status=status.value
+            )
+        )
+
+    # e-mails
+    def email_sent(self, payment_id: UUID, kind: str) -> bool:
+        """Whether the e-mail of this kind was already recorded as sent."""
+        query = select(
+            exists().where(sent_emails.c.payment_id == payment_id, sent_emails.c.kind == kind)
+        )
+        return bool(self.conn.execute(query).scalar())
+
+    def record_email(self, payment_id: UUID, kind: str, message_id: str) -> None:
+        """Record an e-mail the SMTP server accepted."""
+        self.conn.execute(
+            pg_insert(sent_emails)
+            .values(payment_id=payment_id, kind=kind, message_id=message_id)
+            .on_conflict_do_nothing()
+        )
+
+    # recovery
+    def stuck_payments(self, older_than_seconds: float, limit: int = 1000) -> list[UUID]:
+        """Ids of PENDING payments not updated for `older_than_seconds`."""
+        from sqlalchemy import func, text
+
+        query = (
+            select(payments.c.id)
+            .where(payments.c.status == Status.PENDING.value)
+            .where(
+                payments.c.updated_at
+                < func.now()
+                - text("make_interval(secs => :secs)").bindparams(secs=older_than_seconds)
+            )
+            .order_by(payments.c.updated_at)
+            .limit(limit)
+        )
+        return list(self.conn.execute(query).scalars())

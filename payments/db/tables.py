@@ -1,0 +1,94 @@
+"""SQLAlchemy Core mirrors of `schema.sql`, for building queries (schema.sql creates them)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("status", Text),
+    Column("user_name", Text),
+    Column("user_email", Text),
+    Column("user_language", Text),
+    Column("event_id", Text),
+    Column("event_name", Text),
+    Column("event_description", Text),
+    Column("event_image_url", Text),
+    Column("amount", Numeric(12, 2, asdecimal=True)),
+    Column("currency", Text),
+    Column("payment_token", Text),
+    Column("failure_reason", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("payment_id", Uuid),
+    Column("status", Text),
+    Column("reason", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+status_changes = Table(
+    "status_changes",
+    metadata,
+    Column("payment_id", Uuid, primary_key=True),
+    Column("entity", Text, primary_key=True),
+    Column("to_status", Text),
+    Column("changed_at", DateTime(timezone=True)),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("event_id", Uuid),
+    Column("topic", Text),
+    Column("event_type", Text),
+    Column("message_key", Text),
+    Column("payload", JSONB),
+    Column("occurred_at", DateTime(timezone=True)),
+    Column("published_at", DateTime(timezone=True)),
+    Column("attempts", Integer),
+)
+
+sent_emails = Table(
+    "sent_emails",
+    metadata,
+    Column("payment_id", Uuid, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("message_id", Text),
+    Column("sent_at", DateTime(timezone=True)),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("request_hash", Text),
+    Column("response_status", Integer),
+    Column("response_body", JSONB),
+    Column("payment_id", Uuid),
+    Column("created_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+)

@@ -1,0 +1,1 @@
+"""The pure payment domain: no Flask, database, Kafka or Dramatiq imports here."""

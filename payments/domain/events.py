@@ -1,0 +1,63 @@
+"""Domain events: facts the model records when its state changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class PaymentCreated:
+    payment_id: UUID
+
+
+@dataclass(frozen=True)
+class TransactionCreated:
+    transaction_id: UUID
+    payment_id: UUID
+
+
+@dataclass(frozen=True)
+class TransactionSucceeded:
+    transaction_id: UUID
+    payment_id: UUID
+
+
+@dataclass(frozen=True)
+class TransactionFailed:
+    transaction_id: UUID
+    payment_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class PaymentSucceeded:
+    payment_id: UUID
+
+
+@dataclass(frozen=True)
+class PaymentFailed:
+    payment_id: UUID
+    reason: str
+
+
+Event = (
+    PaymentCreated
+    | TransactionCreated
+    | TransactionSucceeded
+    | TransactionFailed
+    | PaymentSucceeded
+    | PaymentFailed
+)
+
+__all__ = [
+    "Decimal",
+    "Event",
+    "PaymentCreated",
+    "PaymentFailed",
+    "PaymentSucceeded",
+    "TransactionCreated",
+    "TransactionFailed",
+    "TransactionSucceeded",
+]

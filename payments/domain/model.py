@@ -1,0 +1,118 @@
+"""Payment and transaction state machines.
+
+Payment: PENDING -> SUCCESS | FAILED. Transaction (one per payment): PENDING -> SUCCESS | FAILED.
+Terminal states never change; an illegal transition raises `IllegalTransition`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from payments.domain import events
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+    @property
+    def terminal(self) -> bool:
+        return self is not Status.PENDING
+
+
+class Reason(StrEnum):
+    INVALID_PAYMENT_DATA = "invalid_payment_data"
+    REJECTED_BY_GATEWAY = "rejected_by_gateway"
+    GATEWAY_UNAVAILABLE = "gateway_unavailable"
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises."""
+
+
+class IllegalTransition(DomainError):
+    """A state change the state machine does not allow."""
+
+
+@dataclass
+class Transaction:
+    id: UUID
+    payment_id: UUID
+    status: Status
+    reason: Reason | None
+    created_at: datetime
+    updated_at: datetime
+    events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def open(cls, transaction_id: UUID, payment_id: UUID, now: datetime) -> Transaction:
+        """A new PENDING transaction for a payment, recording `TransactionCreated`."""
+        tx = cls(transaction_id, payment_id, Status.PENDING, None, now, now)
+        tx.events.append(events.TransactionCreated(transaction_id, payment_id))
+        return tx
+
+    def complete(self, outcome: Status, reason: Reason | None, now: datetime) -> None:
+        """Move PENDING to SUCCESS or FAILED (with a reason), recording the event."""
+        if self.status.terminal:
+            raise IllegalTransition(f"transaction {self.id} is already {self.status}")
+        if outcome is Status.SUCCESS and reason is None:
+            self.events.append(events.TransactionSucceeded(self.id, self.payment_id))
+        elif outcome is Status.FAILED and reason is not None:
+            self.events.append(events.TransactionFailed(self.id, self.payment_id, reason.value))
+        else:
+            raise IllegalTransition(f"transaction cannot become {outcome} with reason {reason}")
+        self.status, self.reason, self.updated_at = outcome, reason, now
+
+
+@dataclass
+class Payment:
+    id: UUID
+    status: Status
+    user_name: str
+    user_email: str
+    user_language: str
+    event_id: str
+    amount: Decimal
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+    event_name: str | None = None
+    event_description: str | None = None
+    event_image_url: str | None = None
+    payment_token: str | None = field(default=None, repr=False)
+    failure_reason: Reason | None = None
+    events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def place(cls, payment_id: UUID, now: datetime, **details: object) -> Payment:
+        """A new PENDING payment, recording `PaymentCreated`."""
+        payment = cls(
+            id=payment_id, status=Status.PENDING, created_at=now, updated_at=now, **details
+        )  # type: ignore[arg-type]
+        payment.events.append(events.PaymentCreated(payment_id))
+        return payment
+
+    def settle(self, transaction: Transaction, now: datetime) -> None:
+        """Take the transaction's terminal outcome, recording PaymentSucceeded or PaymentFailed."""
+        if transaction.payment_id != self.id:
+            raise IllegalTransition(f"transaction {transaction.id} is not of payment {self.id}")
+        if self.status.terminal:
+            raise IllegalTransition(f"payment {self.id} is already {self.status}")
+        if not transaction.status.terminal:
+            raise IllegalTransition(f"transaction {transaction.id} has not finished")
+        self.status, self.updated_at = transaction.status, now
+        if transaction.status is Status.SUCCESS:
+            self.events.append(events.PaymentSucceeded(self.id))
+        else:
+            assert transaction.reason is not None
+            self.failure_reason = transaction.reason
+            self.events.append(events.PaymentFailed(self.id, transaction.reason.value))
+
+    def forget_token(self) -> None:
+        """Erase the payment token once the gateway has answered."""
+        self.payment_token = None

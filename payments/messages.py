@@ -1,0 +1,89 @@
+"""How domain events become outbox messages: topic, CloudEvents type, key and flat JSON value."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from payments.config import Topics
+from payments.domain import events
+from payments.domain.model import Payment
+
+CE_SOURCE = "/ticketing/payments"
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One row of the outbox: what the relay publishes, exactly."""
+
+    event_id: uuid.UUID
+    topic: str
+    event_type: str
+    key: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+
+def _payment_fields(payment: Payment) -> dict[str, Any]:
+    return {
+        "payment_id": str(payment.id),
+        "user_name": payment.user_name,
+        "user_email": payment.user_email,
+        "user_language": payment.user_language,
+        "event_id": payment.event_id,
+        "event_name": payment.event_name,
+        "event_description": payment.event_description,
+        "event_image_url": payment.event_image_url,
+        "amount": str(payment.amount),
+        "currency": payment.currency,
+    }
+
+
+def to_message(
+    event: events.Event, payment: Payment | None, topics: Topics, now: datetime
+) -> OutboxMessage:
+    """The outbox message announcing `event` (payment events need the payment's details)."""
+    match event:
+        case events.PaymentCreated():
+            assert payment is not None
+            topic, ce_type, value = (
+                topics.payment_created,
+                "payment.created",
+                _payment_fields(payment),
+            )
+        case events.TransactionCreated(transaction_id=tx, payment_id=pid):
+            topic, ce_type = topics.transaction_created, "transaction.created"
+            value = {"transaction_id": str(tx), "payment_id": str(pid)}
+        case events.TransactionSucceeded(transaction_id=tx, payment_id=pid):
+            topic, ce_type = topics.transaction_succeeded, "transaction.succeeded"
+            value = {"transaction_id": str(tx), "payment_id": str(pid)}
+        case events.TransactionFailed(transaction_id=tx, payment_id=pid, reason=reason):
+            topic, ce_type = topics.transaction_failed, "transaction.failed"
+            value = {"transaction_id": str(tx), "payment_id": str(pid), "reason": reason}
+        case events.PaymentSucceeded():
+            assert payment is not None
+            topic, ce_type = topics.payment_succeeded, "payment.succeeded"
+            value = _payment_fields(payment)
+        case events.PaymentFailed(reason=reason):
+            assert payment is not None
+            topic, ce_type = topics.payment_failed, "payment.failed"
+            value = _payment_fields(payment)
+            del value["event_description"], value["event_image_url"]
+            value["reason"] = reason
+        case _:  # pragma: no cover - the union is closed
+            raise TypeError(f"unknown event {event!r}")
+    return OutboxMessage(uuid.uuid4(), topic, ce_type, value["payment_id"], value, now)
+
+
+def kafka_headers(message: OutboxMessage) -> list[tuple[str, bytes]]:
+    """CloudEvents 1.0 Kafka binding, binary mode."""
+    return [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", str(message.event_id).encode()),
+        ("ce_type", message.event_type.encode()),
+        ("ce_source", CE_SOURCE.encode()),
+        ("ce_time", message.occurred_at.isoformat().replace("+00:00", "Z").encode()),
+        ("content-type", b"application/json"),
+    ]

@@ -1,0 +1,159 @@
+"""Use cases: plain functions taking ids (or a command) and a unit of work.
+
+Every step is idempotent: run twice, or after a later step, it changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+from payments.domain.gateway_rule import Decision
+from payments.domain.model import Payment, Reason, Status, Transaction
+from payments.ports import EmailRenderer, Gateway, Mailer
+from payments.uow import SqlUnitOfWork
+
+
+class NotFound(Exception):
+    """The payment or transaction named does not exist."""
+
+
+class NotReady(Exception):
+    """The step's precondition does not hold yet (a later delivery will find it done)."""
+
+
+@dataclass(frozen=True)
+class PlacePayment:
+    user_name: str
+    user_email: str
+    user_language: str
+    event_id: str
+    amount: Decimal
+    currency: str
+    payment_token: str
+    event_name: str | None = None
+    event_description: str | None = None
+    event_image_url: str | None = None
+
+
+def place_payment(uow: SqlUnitOfWork, command: PlacePayment) -> Payment:
+    """Store a new PENDING payment and its `payment.created` event in one transaction."""
+    with uow:
+        payment = Payment.place(uuid.uuid4(), uow.clock(), **command.__dict__)
+        uow.repo.add_payment(payment)
+        uow.commit()
+    return payment
+
+
+def open_transaction(uow: SqlUnitOfWork, payment_id: UUID) -> Transaction | None:
+    """Create the payment's one transaction; None when it already has one or is finished."""
+    with uow:
+        payment = uow.repo.get_payment(payment_id, lock=True)
+        if payment is None:
+            raise NotFound(f"payment {payment_id}")
+        if payment.status.terminal or uow.repo.transaction_of(payment_id) is not None:
+            return None
+        tx = Transaction.open(uuid.uuid4(), payment_id, uow.clock())
+        uow.repo.add_transaction(tx)
+        uow.commit()
+    return tx
+
+
+def charge(uow: SqlUnitOfWork, gateway: Gateway, transaction_id: UUID) -> Decision | None:
+    """Ask the gateway about a PENDING transaction and record its answer; None if done already.
+
+    The gateway is called outside any database transaction, with the transaction id as its
+    idempotency key; `TransientGatewayError` propagates so that the caller can retry.
+    """
+    with uow:
+        tx = uow.repo.get_transaction(transaction_id)
+        if tx is None:
+            raise NotFound(f"transaction {transaction_id}")
+        if tx.status.terminal:
+            return None
+        payment = uow.repo.get_payment(tx.payment_id)
+        assert payment is not None
+        token, amount = payment.payment_token, payment.amount
+    decision = gateway.charge(transaction_id, token, amount)
+    return decision if record_decision(uow, transaction_id, decision) else None
+
+
+def record_decision(uow: SqlUnitOfWork, transaction_id: UUID, decision: Decision) -> bool:
+    """Complete the transaction with the gateway's decision and erase the token; False if done."""
+    with uow:
+        tx = uow.repo.get_transaction(transaction_id)
+        if tx is None:
+            raise NotFound(f"transaction {transaction_id}")
+        payment = uow.repo.get_payment(tx.payment_id, lock=True)  # payment first: one lock order
+        tx = uow.repo.get_transaction(transaction_id, lock=True)
+        assert payment is not None and tx is not None
+        if tx.status.terminal:
+            return False
+        tx.complete(decision.status, decision.reason, uow.clock())
+        payment.forget_token()
+        uow.repo.save_transaction(tx)
+        uow.repo.save_payment(payment)
+        uow.commit()
+    return True
+
+
+def give_up_on_gateway(uow: SqlUnitOfWork, transaction_id: UUID) -> bool:
+    """Fail the transaction with `gateway_unavailable` after the retries ran out."""
+    return record_decision(uow, transaction_id, Decision(Status.FAILED, Reason.GATEWAY_UNAVAILABLE))
+
+
+def settle(uow: SqlUnitOfWork, transaction_id: UUID) -> Payment | None:
+    """Give the payment its transaction's outcome; None when it was settled already."""
+    with uow:
+        tx = uow.repo.get_transaction(transaction_id)
+        if tx is None:
+            raise NotFound(f"transaction {transaction_id}")
+        payment = uow.repo.get_payment(tx.payment_id, lock=True)
+        assert payment is not None
+        if payment.status.terminal:
+            return None
+        if not tx.status.terminal:
+            raise NotReady(f"transaction {transaction_id} is still {tx.status}")
+        payment.settle(tx, uow.clock())
+        uow.repo.save_payment(payment)
+        uow.commit()
+    return payment
+
+
+def email_kind(payment: Payment) -> str:
+    """'approved' for SUCCESS, 'rejected' for FAILED."""
+    return "approved" if payment.status is Status.SUCCESS else "rejected"
+
+
+def notify(
+    uow: SqlUnitOfWork, render: EmailRenderer, mailer: Mailer, payment_id: UUID
+) -> str | None:
+    """Send the payment's one result e-mail; None when it was sent already.
+
+    The payment row stays locked from the check to the record, so two deliveries at once
+    send once. Only a crash between the SMTP server's acceptance and the commit can repeat it.
+    """
+    with uow:
+        payment = uow.repo.get_payment(payment_id, lock=True)
+        if payment is None:
+            raise NotFound(f"payment {payment_id}")
+        if not payment.status.terminal:
+            raise NotReady(f"payment {payment_id} is still PENDING")
+        kind = email_kind(payment)
+        if uow.repo.email_sent(payment_id, kind):
+            return None
+        message_id = mailer.send(render(payment, kind))
+        uow.repo.record_email(payment_id, kind, message_id)
+        uow.commit()
+    return message_id
+
+
+def find_payment(uow: SqlUnitOfWork, payment_id: UUID) -> tuple[Payment, Transaction | None] | None:
+    """The payment and its transaction, or None."""
+    with uow:
+        payment = uow.repo.get_payment(payment_id)
+        if payment is None:
+            return None
+        return payment, uow.repo.transaction_of(payment_id)

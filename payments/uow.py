@@ -1,0 +1,74 @@
+"""The unit of work: the only thing that commits. Leaving it without `commit()` rolls back.
+
+On commit it turns the events recorded by every aggregate it loaded or added into outbox
+rows, in the same PostgreSQL transaction as the state change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+from payments.config import Topics
+from payments.db import outbox_store
+from payments.db.repository import SqlRepository
+from payments.domain.model import Payment, Transaction
+from payments.messages import OutboxMessage, to_message
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, in UTC."""
+    return datetime.now(UTC)
+
+
+def collect_messages(
+    seen: list[Payment | Transaction], topics: Topics, now: datetime
+) -> list[OutboxMessage]:
+    """Drain the events of every aggregate seen, as outbox messages."""
+    payments = {a.id: a for a in seen if isinstance(a, Payment)}
+    messages: list[OutboxMessage] = []
+    for aggregate in seen:
+        payment = (
+            payments.get(aggregate.payment_id) if isinstance(aggregate, Transaction) else aggregate
+        )
+        while aggregate.events:
+            messages.append(to_message(aggregate.events.pop(0), payment, topics, now))  # type: ignore[arg-type]
+    return messages
+
+
+class SqlUnitOfWork:
+    """A PostgreSQL transaction with a repository on it."""
+
+    repo: SqlRepository
+    conn: Connection
+
+    def __init__(self, engine: Engine, topics: Topics, clock: Callable[[], datetime] = utcnow):
+        self.engine, self.topics, self.clock = engine, topics, clock
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self.conn = self.engine.connect()
+        self._tx = self.conn.begin()
+        self.repo = SqlRepository(self.conn)
+        self.messages: list[OutboxMessage] = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self.conn.close()
+
+    def commit(self) -> None:
+        """Write the outbox rows for the recorded events, then commit everything at once."""
+        self.messages = collect_messages(self.repo.seen, self.topics, self.clock())
+        outbox_store.write(self.conn, self.messages)
+        self._tx.commit()

@@ -1,0 +1,99 @@
+"""The actors: each takes ids, opens a unit of work through a use case, and is idempotent."""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from payments import services
+from payments.domain.gateway_rule import TransientGatewayError
+from tasks import runtime
+
+log = logging.getLogger("payments.worker")
+
+# Infrastructure errors (database, SMTP) are retried with exponential backoff up to
+# MAX_RETRIES (about an hour in all), then dead-lettered for `flask dlq retry`.
+MAX_RETRIES = 16
+MIN_BACKOFF_MS = 200
+MAX_BACKOFF_MS = 5 * 60 * 1000
+# The simulated gateway's transient errors: this many retries, then gateway_unavailable.
+GATEWAY_RETRIES = 5
+
+_common = {
+    "max_retries": MAX_RETRIES,
+    "min_backoff": MIN_BACKOFF_MS,
+    "max_backoff": MAX_BACKOFF_MS,
+    "throws": (services.NotFound,),
+}
+
+
+def _ids(**ids: object) -> dict[str, object]:
+    message = CurrentMessage.get_current_message()
+    extra = {k: str(v) for k, v in ids.items()}
+    if message is not None:
+        extra["message_id"] = message.message_id
+        if "ce_id" in message.options:
+            extra["ce_id"] = message.options["ce_id"]
+    return extra
+
+
+@dramatiq.actor(queue_name="payments", time_limit=30_000, **_common)
+def create_transaction(payment_id: str) -> None:
+    """payment.created -> open the payment's one transaction."""
+    tx = services.open_transaction(runtime.container().uow(), UUID(payment_id))
+    log.info(
+        "transaction %s",
+        "created" if tx else "already exists",
+        extra=_ids(payment_id=payment_id),
+    )
+
+
+@dramatiq.actor(queue_name="gateway", time_limit=30_000, **_common)
+def process_transaction(transaction_id: str) -> None:
+    """transaction.created -> charge through the gateway and record its answer."""
+    container = runtime.container()
+    try:
+        decision = services.charge(container.uow(), container.gateway, UUID(transaction_id))
+    except TransientGatewayError:
+        message = CurrentMessage.get_current_message()
+        if message is None or message.options.get("retries", 0) < GATEWAY_RETRIES:
+            log.warning(
+                "gateway unavailable, will retry", extra=_ids(transaction_id=transaction_id)
+            )
+            raise
+        services.give_up_on_gateway(container.uow(), UUID(transaction_id))
+        log.warning("gateway retries exhausted", extra=_ids(transaction_id=transaction_id))
+        return
+    outcome = f"{decision.status} {decision.reason or ''}".strip() if decision else "already done"
+    log.info("gateway answered: %s", outcome, extra=_ids(transaction_id=transaction_id))
+
+
+@dramatiq.actor(queue_name="payments", time_limit=30_000, **_common)
+def settle_payment(transaction_id: str) -> None:
+    """transaction.succeeded/failed -> give the payment its final status."""
+    payment = services.settle(runtime.container().uow(), UUID(transaction_id))
+    log.info(
+        "payment %s",
+        payment.status if payment else "already settled",
+        extra=_ids(transaction_id=transaction_id),
+    )
+
+
+@dramatiq.actor(queue_name="email", time_limit=60_000, **_common)
+def send_payment_email(payment_id: str) -> None:
+    """payment.succeeded/failed -> send the one result e-mail in the payment's language."""
+    from web.emails import renderer_for
+
+    app = runtime.app()
+    container = runtime.container()
+    message_id = services.notify(
+        container.uow(), renderer_for(app), container.mailer(app), UUID(payment_id)
+    )
+    log.info(
+        "e-mail %s",
+        f"sent {message_id}" if message_id else "already sent",
+        extra=_ids(payment_id=payment_id),
+    )

@@ -1,0 +1,42 @@
+"""The Dramatiq broker: Redis, with the middleware this service relies on."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import CurrentMessage
+
+from payments import config
+
+DEAD_MESSAGE_TTL_MS = 7 * 24 * 3600 * 1000
+HEARTBEAT_TIMEOUT_MS = 15_000
+
+
+def setup_broker() -> dramatiq.Broker:
+    """Set the global broker: a StubBroker under `DRAMATIQ_BROKER=stub`, else Redis."""
+    if os.environ.get("DRAMATIQ_BROKER") == "stub":
+        broker: dramatiq.Broker = StubBroker()
+    else:
+        try:
+            settings = config.from_env()
+        except config.ConfigError as err:
+            sys.exit(f"configuration error: {err}")
+        broker = RedisBroker(
+            url=settings.redis_url,
+            dead_message_ttl=DEAD_MESSAGE_TTL_MS,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+            # A worker killed with SIGKILL leaves its unacked messages behind; they are
+            # requeued once its heartbeat is this old, by a maintenance pass run on about
+            # 2% of broker commands (Dramatiq's default, 0.1%, can take minutes to notice).
+            heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+            maintenance_chance=20_000,
+        )
+    broker.add_middleware(CurrentMessage())
+    dramatiq.set_broker(broker)
+    return broker

@@ -1,0 +1,45 @@
+"""RFC 9457 problem details: the one shape of every error response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, json
+
+PROBLEM_TYPE_BASE = "/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error to answer with; raise it from a view, `errors` turns it into the response."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        self.errors, self.headers = errors, headers or {}
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body."""
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors is not None:
+            body["errors"] = self.errors
+        return body
+
+    def response(self) -> Response:
+        """The `application/problem+json` response."""
+        response = Response(json.dumps(self.body()), self.status, mimetype=MEDIA_TYPE)
+        response.headers.update(self.headers)
+        return response
