@@ -7,7 +7,7 @@ import threading
 
 
 def delay(attempt: int, base: float = 0.2, cap: float = 30.0, jitter: float = 0.2) -> float:
-    """Seconds to wait before retry number `attempt` (0-based): base * 2**attempt, capped, jittered."""
+    """Seconds to wait before retry `attempt` (0-based): base * 2**attempt, capped, jittered."""
     raw = min(cap, base * (2 ** min(attempt, 30)))
     return raw * (1 - jitter * random.random())
 

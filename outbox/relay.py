@@ -7,6 +7,7 @@ New rows wake the relay through LISTEN/NOTIFY; a short poll is the safety net.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -54,10 +55,8 @@ class Relay:
 
     def _drop_publisher(self) -> None:
         if self._publisher is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken producer may fail to close
                 self._publisher.close()
-            except Exception:  # noqa: S110 - a broken producer may fail to close
-                pass
             self._publisher = None
 
     def run_once(self) -> int:

@@ -52,6 +52,7 @@ class Settings:
 
     database_url: str = "postgresql+psycopg://root@127.0.0.1:5432/test"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    dramatiq_namespace: str = "dramatiq"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_group_id: str = "payments-bridge"
     topics: Topics = field(default_factory=Topics)
@@ -166,6 +167,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=_url(env, "REDIS_URL", Settings.redis_url, ("redis://", "rediss://", "unix://")),
+        dramatiq_namespace=_str(env, "DRAMATIQ_NAMESPACE", "dramatiq"),
         kafka_bootstrap_servers=_str(env, "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         kafka_group_id=_str(env, "KAFKA_GROUP_ID", "payments-bridge"),
         topics=Topics(*(_str(env, name, name) for name in TOPIC_VARIABLES)),

@@ -27,6 +27,7 @@ def setup_broker() -> dramatiq.Broker:
             sys.exit(f"configuration error: {err}")
         broker = RedisBroker(
             url=settings.redis_url,
+            namespace=settings.dramatiq_namespace,
             dead_message_ttl=DEAD_MESSAGE_TTL_MS,
             socket_timeout=10,
             socket_connect_timeout=5,

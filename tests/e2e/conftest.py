@@ -1,0 +1,49 @@
+"""The e2e stack: the real API, relay, bridge and worker processes, a real SMTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from payments.config import Settings
+from tests.support import env
+from tests.support.kafka import ensure_topics
+from tests.support.procs import Process, wait_http
+from tests.support.smtp import SmtpServer
+
+
+@dataclass
+class Stack:
+    base_url: str
+    settings: Settings
+    smtp: SmtpServer
+    processes: dict[str, Process]
+    environ: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, engine) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
+    """All four service processes on real PostgreSQL, Redis, Kafka and SMTP."""
+    smtp = SmtpServer(env.free_port()).start()
+    api_port = env.free_port()
+    environ = env.base_env(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp.port))
+    settings = env.settings()
+    ensure_topics(settings)
+    log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
+    processes = {
+        name: Process(name, environ, log_dir, port=api_port if name == "api" else 0).start()
+        for name in ("api", "relay", "bridge", "worker")
+    }
+    try:
+        wait_http(f"http://127.0.0.1:{api_port}/healthz")
+        yield Stack(f"http://127.0.0.1:{api_port}", settings, smtp, processes, environ)
+    finally:
+        for process in processes.values():
+            process.stop()
+        smtp.stop()
+        for process in processes.values():
+            print(f"---- {process.name} log (tail) ----")
+            print("\n".join(process.output().splitlines()[-20:]))

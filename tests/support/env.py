@@ -1,0 +1,85 @@
+"""The services the tests talk to: from the environment `make test` exports, with local defaults.
+
+Each test session gets its own PostgreSQL database, Dramatiq namespace and Kafka consumer
+group, so that sessions running side by side (or a `make run`) never see each other's work.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from functools import cache
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from payments import config
+
+SESSION = uuid.uuid4().hex[:10]
+
+
+def server_url() -> str:
+    """DATABASE_URL as given (the database the session's own database is created beside)."""
+    return os.environ.get("DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@cache
+def database_url() -> str:
+    """A fresh database for this session (created on first use, see `drop_database`)."""
+    name = f"test_{SESSION}"
+    with psycopg.connect(_libpq(server_url()), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(server_url()).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database() -> None:
+    """Drop the session's database if it was created."""
+    if database_url.cache_info().currsize == 0:
+        return
+    name = make_url(database_url()).database
+    with psycopg.connect(_libpq(server_url()), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    """The environment for the service's processes under test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(
+        {
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "DRAMATIQ_NAMESPACE": f"test-{SESSION}",
+            "KAFKA_BOOTSTRAP_SERVERS": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            "KAFKA_GROUP_ID": f"test-bridge-{SESSION}",
+            "FLASK_APP": "web:create_app",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+def settings(**overrides: str) -> config.Settings:
+    """Settings as the processes under test see them."""
+    return config.from_env(base_env(**overrides))
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections there."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
