@@ -55,7 +55,7 @@ class SqlRepository:
     # payments
     def add_payment(self, payment: Payment) -> None:
         """Insert a new payment."""
-        values = {k: getattr(payment, k) for k in payments.c.keys()  # noqa: SIM118}
+        values = {c.name: getattr(payment, c.name) for c in payments.columns}
         values["status"] = payment.status.value
         values["failure_reason"] = None
         self.conn.execute(insert(payments).values(**values))
