@@ -1,0 +1,65 @@
+"""Settings come from the environment, and a bad one names its variable."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from payments.config import ConfigError, from_env
+
+
+def test_defaults_follow_the_contract() -> None:
+    settings = from_env({})
+    assert settings.topics.payment_created == "PAYMENT_CREATED_TOPIC"
+    assert settings.topics.all()[-1] == "PAYMENT_FAILED_TOPIC"
+    assert settings.default_currency == "USD"
+    assert settings.gateway_latency_ms == 0
+    assert settings.gateway_transient_failure_rate == Decimal("0")
+    assert settings.idempotency_key_ttl_hours == 24
+    assert settings.database_url.startswith("postgresql+psycopg://")
+
+
+def test_values_are_read_and_normalised() -> None:
+    settings = from_env(
+        {
+            "DATABASE_URL": "postgresql://u:secret@db:5432/pay",
+            "API_KEYS": " a, b ,,",
+            "PAYMENT_SUCCEEDED_TOPIC": "payments.succeeded",
+            "DEFAULT_CURRENCY": "brl",
+            "MAIL_USE_TLS": "true",
+        }
+    )
+    assert settings.database_url == "postgresql+psycopg://u:secret@db:5432/pay"
+    assert settings.api_keys == ("a", "b")
+    assert settings.topics.payment_succeeded == "payments.succeeded"
+    assert settings.default_currency == "BRL"
+    assert settings.mail_use_tls is True
+
+
+def test_describe_hides_secrets() -> None:
+    settings = from_env({"DATABASE_URL": "postgresql://u:secret@db/pay", "API_KEYS": "k1,k2"})
+    described = str(settings.describe())
+    assert "secret" not in described and "k1" not in described
+    assert "u:***@db/pay" in described
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAIL_PORT", "smtp"),
+        ("GATEWAY_LATENCY_MS", "-5"),
+        ("GATEWAY_TRANSIENT_FAILURE_RATE", "1.5"),
+        ("GATEWAY_TRANSIENT_FAILURE_RATE", "often"),
+        ("DEFAULT_CURRENCY", "XYZ1"),
+        ("DEFAULT_CURRENCY", "QQQ"),
+        ("IDEMPOTENCY_KEY_TTL_HOURS", "0"),
+        ("DATABASE_URL", "mysql://x"),
+        ("REDIS_URL", "http://x"),
+        ("MAIL_USE_SSL", "maybe"),
+        ("LOG_FORMAT", "xml"),
+    ],
+)
+def test_malformed_setting_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        from_env({name: value})
