@@ -1,0 +1,156 @@
+"""The use cases on real PostgreSQL: one transaction per change, outbox rows beside it."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, text
+
+from payments import services
+from payments.adapters.gateway import FakeGateway
+from payments.adapters.mailer import FakeMailer
+from payments.bootstrap import Container
+from payments.domain.model import Payment, Status
+from payments.ports import Email
+
+
+def command(token: str = "TOKEN123", **overrides: object) -> services.PlacePayment:
+    values = dict(
+        user_name="Ana",
+        user_email=f"{uuid.uuid4().hex[:8]}@example.com",
+        user_language="en",
+        event_id="e1",
+        amount=Decimal("125.50"),
+        currency="USD",
+        payment_token=token,
+        event_name="Show",
+    )
+    values.update(overrides)
+    return services.PlacePayment(**values)  # type: ignore[arg-type]
+
+
+def outbox_types(engine: Engine, payment_id: uuid.UUID) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT event_type FROM outbox WHERE message_key = :k ORDER BY id"),
+            {"k": str(payment_id)},
+        )
+        return [r[0] for r in rows]
+
+
+def render(payment: Payment, kind: str) -> Email:
+    return Email(payment.user_email, kind, f"{kind} {payment.id}", f"<p>{kind}</p>")
+
+
+def test_placing_a_payment_writes_it_and_its_event_together(
+    container: Container, engine: Engine
+) -> None:
+    payment = services.place_payment(container.uow(), command())
+    found = services.find_payment(container.uow(), payment.id)
+    assert found is not None and found[0].status is Status.PENDING and found[1] is None
+    assert found[0].amount == Decimal("125.50")
+    assert outbox_types(engine, payment.id) == ["payment.created"]
+
+
+def test_no_event_for_a_change_that_rolled_back(container: Container, engine: Engine) -> None:
+    payment_id = uuid.uuid4()
+    with pytest.raises(RuntimeError), container.uow() as uow:
+        uow.repo.add_payment(Payment.place(payment_id, uow.clock(), **command().__dict__))
+        raise RuntimeError("boom before commit")
+    assert services.find_payment(container.uow(), payment_id) is None
+    assert outbox_types(engine, payment_id) == []
+
+
+def test_full_pipeline_is_idempotent_at_every_step(container: Container, engine: Engine) -> None:
+    gateway, mailer = FakeGateway(), FakeMailer()
+    payment = services.place_payment(container.uow(), command("TOKEN123"))
+
+    tx = services.open_transaction(container.uow(), payment.id)
+    assert tx is not None
+    assert services.open_transaction(container.uow(), payment.id) is None
+
+    decision = services.charge(container.uow(), gateway, tx.id)
+    assert decision is not None and decision.status is Status.SUCCESS
+    assert services.charge(container.uow(), gateway, tx.id) is None
+    assert gateway.calls == [tx.id]
+
+    settled = services.settle(container.uow(), tx.id)
+    assert settled is not None and settled.status is Status.SUCCESS
+    assert services.settle(container.uow(), tx.id) is None
+
+    assert services.notify(container.uow(), render, mailer, payment.id)
+    assert services.notify(container.uow(), render, mailer, payment.id) is None
+    assert [m.subject for m in mailer.outbox] == ["approved"]
+
+    assert outbox_types(engine, payment.id) == [
+        "payment.created",
+        "transaction.created",
+        "transaction.succeeded",
+        "payment.succeeded",
+    ]
+    with engine.connect() as conn:
+        token = conn.execute(
+            text("SELECT payment_token FROM payments WHERE id = :id"), {"id": payment.id}
+        ).scalar()
+        changes = conn.execute(
+            text(
+                "SELECT entity, to_status FROM status_changes "
+                "WHERE payment_id = :id ORDER BY entity"
+            ),
+            {"id": payment.id},
+        ).all()
+    assert token is None
+    assert [tuple(c) for c in changes] == [("payment", "SUCCESS"), ("transaction", "SUCCESS")]
+
+
+def test_odd_token_fails_and_settles_failed(container: Container, engine: Engine) -> None:
+    payment = services.place_payment(container.uow(), command("ODD12"))
+    tx = services.open_transaction(container.uow(), payment.id)
+    assert tx is not None
+    services.charge(container.uow(), FakeGateway(), tx.id)
+    settled = services.settle(container.uow(), tx.id)
+    assert settled is not None and settled.status is Status.FAILED
+    found = services.find_payment(container.uow(), payment.id)
+    assert found is not None and found[1] is not None
+    assert found[1].reason is not None and found[1].reason.value == "rejected_by_gateway"
+    assert outbox_types(engine, payment.id)[-1] == "payment.failed"
+
+
+def test_out_of_order_steps_wait_or_change_nothing(container: Container) -> None:
+    payment = services.place_payment(container.uow(), command())
+    with pytest.raises(services.NotReady):
+        services.notify(container.uow(), render, FakeMailer(), payment.id)
+    tx = services.open_transaction(container.uow(), payment.id)
+    assert tx is not None
+    with pytest.raises(services.NotReady):
+        services.settle(container.uow(), tx.id)
+    with pytest.raises(services.NotFound):
+        services.charge(container.uow(), FakeGateway(), uuid.uuid4())
+
+
+def test_gateway_exhaustion_fails_with_gateway_unavailable(container: Container) -> None:
+    payment = services.place_payment(container.uow(), command())
+    tx = services.open_transaction(container.uow(), payment.id)
+    assert tx is not None
+    assert services.give_up_on_gateway(container.uow(), tx.id)
+    assert not services.give_up_on_gateway(container.uow(), tx.id)
+    settled = services.settle(container.uow(), tx.id)
+    assert settled is not None and settled.failure_reason is not None
+    assert settled.failure_reason.value == "gateway_unavailable"
+
+
+def test_mailer_failure_records_nothing_and_can_be_retried(container: Container) -> None:
+    mailer = FakeMailer()
+    payment = services.place_payment(container.uow(), command("ODD12"))
+    tx = services.open_transaction(container.uow(), payment.id)
+    assert tx is not None
+    services.charge(container.uow(), FakeGateway(), tx.id)
+    services.settle(container.uow(), tx.id)
+    mailer.down = True
+    with pytest.raises(ConnectionRefusedError):
+        services.notify(container.uow(), render, mailer, payment.id)
+    mailer.down = False
+    assert services.notify(container.uow(), render, mailer, payment.id)
+    assert [m.subject for m in mailer.outbox] == ["rejected"]
