@@ -1,0 +1,53 @@
+# Development entry points. Services (PostgreSQL, Redis, Kafka, SMTP) come from the
+# environment/.env when they answer, else embedded ones are started by `python -m devstack`.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install translations extract update run test lint faults bench clean stop
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+$(VENV): $(STAMP)
+
+install: $(STAMP)
+
+translations: install
+	$(BIN)/pybabel compile -d translations
+
+extract: install
+	$(BIN)/pybabel extract -F babel.cfg -o translations/messages.pot .
+
+update: extract
+	$(BIN)/pybabel update -i translations/messages.pot -d translations
+
+run: install translations
+	$(BIN)/python -m devstack serve
+
+test: install translations
+	$(BIN)/python -m devstack run -- sh -c 'flask db init && pytest $(PYTEST_ARGS)'
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+faults: install translations
+	$(BIN)/python -m devstack run -- sh -c 'flask db init && pytest tests/faults $(PYTEST_ARGS)'
+
+bench: install translations
+	$(BIN)/python -m devstack run -- sh -c 'flask db init && python -m bench'
+
+stop:
+	-@[ -x $(BIN)/python ] && $(BIN)/python -m devstack stop
+
+clean: stop
+	rm -rf .run

@@ -1,0 +1,1 @@
+"""Embedded development services (PostgreSQL, Redis, Kafka, SMTP) for `make run` and `make test`."""
