@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from flask import Flask
@@ -20,7 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     test_config = dict(test_config or {})
     container: Container | None = test_config.pop("CONTAINER", None)
     settings = test_config.pop("SETTINGS", None) or (
-        container.settings if container else config.from_env()
+        container.settings if container else _settings_or_exit()
     )
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=64 * 1024,
@@ -36,7 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(test_config)
     app.extensions["payments"] = container or bootstrap(settings)
 
-    from web import cli, emails, errors, health, i18n, logs, payments
+    from web import cli, emails, errors, health, i18n, logs, openapi, payments
 
     logs.init_app(app, settings)
     i18n.init_app(app)
@@ -44,8 +45,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(payments.bp)
+    app.register_blueprint(openapi.bp)
     cli.init_app(app)
     return app
+
+
+def _settings_or_exit() -> config.Settings:
+    """Settings from the environment; a bad one stops the process with one line naming it."""
+    try:
+        return config.from_env()
+    except config.ConfigError as err:
+        sys.exit(f"configuration error: {err}")
 
 
 def container_of(app: Flask) -> Container:
