@@ -80,16 +80,24 @@ CREATE TABLE IF NOT EXISTS sent_emails (
     PRIMARY KEY (payment_id, kind)
 );
 
--- Idempotency-Key records, scoped to the caller.
+-- Idempotency-Key records, scoped to the caller (a hash of its API key, or 'anonymous').
+-- response_status NULL: the first request is in flight (claim_id owns it until locked_at +
+-- lease); a record past expires_at counts as absent and is purged on later writes.
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     scope            text NOT NULL,
     key              text NOT NULL,
-    request_hash     text NOT NULL,
+    request_hash     text NOT NULL,               -- sha256 of method, path and canonical body
+    claim_id         uuid NOT NULL,
+    locked_at        timestamptz NOT NULL DEFAULT now(),
     response_status  integer,                     -- NULL while the first request is in flight
-    response_body    jsonb,
+    response_body    jsonb,                       -- the payment resource: never the token
     payment_id       uuid,
     created_at       timestamptz NOT NULL DEFAULT now(),
     expires_at       timestamptz NOT NULL,
     PRIMARY KEY (scope, key)
 );
+-- Databases created before claim_id and locked_at existed.
+ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS claim_id uuid NOT NULL DEFAULT gen_random_uuid();
+ALTER TABLE idempotency_keys ALTER COLUMN claim_id DROP DEFAULT;
+ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS locked_at timestamptz NOT NULL DEFAULT now();
 CREATE INDEX IF NOT EXISTS idempotency_keys_expires_idx ON idempotency_keys (expires_at);

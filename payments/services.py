@@ -6,6 +6,7 @@ Every step is idempotent: run twice, or after a later step, it changes nothing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
@@ -38,11 +39,21 @@ class PlacePayment:
     event_image_url: str | None = None
 
 
-def place_payment(uow: SqlUnitOfWork, command: PlacePayment) -> Payment:
-    """Store a new PENDING payment and its `payment.created` event in one transaction."""
+def place_payment(
+    uow: SqlUnitOfWork,
+    command: PlacePayment,
+    before_commit: Callable[[SqlUnitOfWork, Payment], None] | None = None,
+) -> Payment:
+    """Store a new PENDING payment and its `payment.created` event in one transaction.
+
+    `before_commit` runs in that same transaction (the API stores its idempotent response
+    there); if it raises, nothing is stored.
+    """
     with uow:
         payment = Payment.place(uuid.uuid4(), uow.clock(), **command.__dict__)
         uow.repo.add_payment(payment)
+        if before_commit is not None:
+            before_commit(uow, payment)
         uow.commit()
     return payment
 

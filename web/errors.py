@@ -8,6 +8,7 @@ import uuid
 from flask import Flask, Response, g, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from web.problems import Problem
@@ -81,6 +82,7 @@ def _unexpected(exc: Exception) -> Response:
         "internal-error",
         _("Internal server error"),
         _("Something went wrong on our side. Request id: %(request_id)s", request_id=rid),
+        request_id=rid,
     ).response()
 
 
@@ -89,7 +91,7 @@ def _handle(exc: Exception) -> Response:
         return exc.response()
     if isinstance(exc, HTTPException):
         return _http_problem(exc)
-    if isinstance(exc, OperationalError) or (
+    if isinstance(exc, OperationalError | PoolTimeout) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
         return _unavailable(exc)

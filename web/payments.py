@@ -14,24 +14,30 @@ from marshmallow import ValidationError
 from payments import services
 from payments.domain.model import Payment, Transaction
 from payments.i18n import negotiate
-from web import container_of
+from web import auth, container_of, idempotency
 from web.problems import Problem
-from web.schemas import PaymentRequestSchema, PaymentResourceSchema
+from web.schemas import PaymentRequestSchema, PaymentResourceSchema, allowed_places
+from web.validation import field_errors
 
 bp = Blueprint("payments", __name__)
+bp.before_request(auth.require_api_key)
 _resource = PaymentResourceSchema()
 
 
 def resource(payment: Payment, transaction: Transaction | None) -> dict[str, Any]:
-    """The payment resource of contract section 3."""
-    data = {**payment.__dict__, "amount": str(payment.amount), "transaction": None}
-    if transaction is not None:
-        data["transaction"] = {**transaction.__dict__, "reason": transaction.reason}
+    """The payment resource of contract section 3 (never the payment token)."""
+    places = Decimal(1).scaleb(-allowed_places(payment.currency))
+    data = {
+        **payment.__dict__,
+        "amount": str(payment.amount.quantize(places)),
+        "transaction": transaction.__dict__ if transaction is not None else None,
+    }
     return _resource.dump(data)
 
 
 def parse_json_object() -> dict[str, Any]:
-    """The body as a JSON object with decimals kept exact; 415/400 problems otherwise."""
+    """The body as a JSON object with numbers kept exact; 413/415/400 problems otherwise."""
+    data = read_body(current_app.config["MAX_CONTENT_LENGTH"])
     if not request.is_json:
         raise Problem(
             415,
@@ -41,9 +47,9 @@ def parse_json_object() -> dict[str, Any]:
         )
     try:
         body = json.loads(
-            request.get_data(cache=True), parse_float=Decimal, parse_constant=_reject_constant
+            data, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant
         )
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Problem(
             400, "bad-request", _("Bad request"), _("The body is not valid JSON.")
         ) from None
@@ -52,32 +58,61 @@ def parse_json_object() -> dict[str, Any]:
     return body
 
 
+def read_body(limit: int) -> bytes:
+    """The raw body, or a 413 problem once it is known to be over `limit` bytes.
+
+    Without Content-Length (chunked), read at most `limit + 1` bytes from a stream the
+    server terminates: werkzeug's own limit would silently cut such a body at `limit`.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large()
+    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
+        return request.get_data(cache=True)
+    stream, data = request.environ["wsgi.input"], b""
+    while len(data) <= limit:
+        chunk = stream.read(min(64 * 1024, limit + 1 - len(data)))
+        if not chunk:
+            return data
+        data += chunk
+    raise too_large()
+
+
+def too_large() -> Problem:
+    """The 413 problem."""
+    return Problem(
+        413,
+        "payload-too-large",
+        _("Payload too large"),
+        _("The request body is larger than 64 KiB."),
+    )
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(name)
 
 
 def validate_payment(body: dict[str, Any]) -> services.PlacePayment:
-    """Validate with marshmallow; a 422 problem naming each bad field."""
+    """Validate with marshmallow; a 422 problem naming each bad field, in the caller's language."""
     settings = container_of(current_app).settings
-    schema = PaymentRequestSchema()
-    schema.default_currency = settings.default_currency  # type: ignore[attr-defined]
     try:
-        data = schema.load(body)
+        data = PaymentRequestSchema(default_currency=settings.default_currency).load(body)
     except ValidationError as err:
         raise Problem(
             422,
             "validation-error",
             _("Validation failed"),
             _("The request body has invalid fields."),
-            errors=_flatten(err.messages),
+            errors=field_errors(err.messages),
         ) from None
+    currency = (data.get("currency") or settings.default_currency).upper()
+    amount: Decimal = data["event_amount"]
     return services.PlacePayment(
         user_name=data["user_name"],
         user_email=data["user_email"],
         user_language=negotiate(data.get("user_language"), _accepted_languages()),
         event_id=data["event_id"],
-        amount=data["event_amount"],
-        currency=(data.get("currency") or settings.default_currency).upper(),
+        amount=amount.quantize(Decimal(1).scaleb(-allowed_places(currency))),
+        currency=currency,
         payment_token=data["payment_token"],
         event_name=data.get("event_name"),
         event_description=data.get("event_description"),
@@ -89,21 +124,28 @@ def _accepted_languages() -> list[str]:
     return [tag for tag, _q in request.accept_languages]
 
 
-def _flatten(messages: Any) -> list[dict[str, str]]:
-    errors = []
-    for field, value in sorted(messages.items()):
-        texts = value if isinstance(value, list) else [str(value)]
-        errors.extend({"field": field, "message": str(text)} for text in texts)
-    return errors
+def _created(body: dict[str, Any]) -> Any:
+    return body, 201, {"Location": f"/payments/{body['id']}"}
 
 
 @bp.post("/payments")
 @bp.post("/payments/")
 def create_payment() -> Any:
-    """Accept a payment: store it PENDING with its payment.created event."""
-    command = validate_payment(parse_json_object())
-    payment = services.place_payment(container_of(current_app).uow(), command)
-    return resource(payment, None), 201, {"Location": f"/payments/{payment.id}"}
+    """Accept a payment: store it PENDING with its payment.created event (once per key)."""
+    body = parse_json_object()
+    key = idempotency.header_key()
+    command = validate_payment(body)
+    container = container_of(current_app)
+    if key is None:
+        return _created(resource(services.place_payment(container.uow(), command), None))
+    fingerprint = idempotency.request_hash(body)
+    claim = idempotency.begin(container, auth.caller_scope(), key, fingerprint)
+    if not isinstance(claim, idempotency.Claim):
+        return claim  # the first response, replayed
+    with idempotency.released_on_error(container, claim):
+        finish = claim.finisher(lambda payment: resource(payment, None))
+        payment = services.place_payment(container.uow(), command, before_commit=finish)
+    return _created(resource(payment, None))
 
 
 @bp.get("/payments/<payment_id>")

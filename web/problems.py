@@ -21,10 +21,11 @@ class Problem(Exception):
         detail: str,
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        **members: Any,
     ):
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail = status, slug, title, detail
-        self.errors, self.headers = errors, headers or {}
+        self.errors, self.headers, self.members = errors, headers or {}, members
 
     def body(self) -> dict[str, Any]:
         """The JSON body."""
@@ -36,6 +37,7 @@ class Problem(Exception):
         }
         if self.errors is not None:
             body["errors"] = self.errors
+        body.update(self.members)
         return body
 
     def response(self) -> Response:

@@ -1,32 +1,67 @@
-"""Marshmallow schemas: the request body rules of contract section 3, and the resource."""
+"""Marshmallow schemas: the request body rules of contract section 3, the resource, the problem.
+
+The same classes validate requests, shape responses and generate the OpenAPI document.
+"""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from babel.numbers import get_currency_name, get_currency_precision
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validates_schema
+
+from web.validation import N_, SCHEMA_MESSAGES, Length, Msg, Regexp, fail, messages
 
 MAX_AMOUNT = Decimal("9999999999.99")
+MAX_STORED_PLACES = 2  # payments.amount is numeric(12, 2)
+AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$"
+CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
+BLANK_IS_ABSENT = ("event_image_url", "user_language", "currency")
 
 
-def _currency_code(value: str) -> None:
-    if (
-        len(value) != 3
-        or not value.isalpha()
-        or get_currency_name(value.upper(), locale="en") == value.upper()
-    ):
-        raise ValidationError("Not a valid ISO 4217 currency code.")
+def plain_text(value: str) -> None:
+    """Reject text PostgreSQL cannot store: NUL characters and lone surrogates."""
+    if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise fail(N_("Contains characters that are not allowed."))
+
+
+def currency_code(value: str) -> None:
+    """Reject codes Babel does not know as ISO 4217 currencies."""
+    code = value.upper()
+    if get_currency_name(code, locale="en") == code:
+        raise fail(N_("Not a known ISO 4217 currency code."))
+
+
+def allowed_places(currency: str) -> int:
+    """Decimals allowed for the currency: Babel's precision, capped by the amount column."""
+    return min(get_currency_precision(currency), MAX_STORED_PLACES)
+
+
+def text(required: bool = False, low: int | None = None, high: int | None = None) -> fields.String:
+    """A string field with translatable messages and a length rule."""
+    return fields.String(
+        required=required,
+        allow_none=not required,
+        validate=[Length(low, high), plain_text],
+        error_messages=messages(),
+    )
 
 
 class AmountField(fields.Decimal):
-    """A decimal from a JSON number or a decimal string; never a float, never NaN/Infinity."""
+    """A decimal from a JSON number or a plain decimal string; never a float, NaN or Infinity."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
+        if isinstance(value, str) and not re.fullmatch(AMOUNT_PATTERN, value):
+            raise self.make_error("invalid")
+        amount = Decimal(value) if not isinstance(value, Decimal) else value
+        if not amount.is_finite():
+            raise self.make_error("invalid")
+        return amount
 
 
 class PaymentRequestSchema(Schema):
@@ -34,64 +69,140 @@ class PaymentRequestSchema(Schema):
 
     class Meta:
         unknown = RAISE
+        description = "A payment for an event ticket. Unknown fields are rejected."
 
-    user_name = fields.String(required=True, validate=validate.Length(1, 200))
-    user_email = fields.Email(required=True, validate=validate.Length(max=320))
-    event_id = fields.String(required=True, validate=validate.Length(1, 64))
-    event_amount = AmountField(required=True, allow_nan=False)
-    payment_token = fields.String(required=True, validate=validate.Length(1, 255), load_only=True)
-    event_name = fields.String(validate=validate.Length(max=200), allow_none=True)
-    event_description = fields.String(validate=validate.Length(max=2000), allow_none=True)
-    event_image_url = fields.URL(
-        schemes={"http", "https"}, validate=validate.Length(max=2048), allow_none=True
+    error_messages = SCHEMA_MESSAGES
+
+    user_name = text(required=True, low=1, high=200)
+    user_email = fields.Email(
+        required=True,
+        validate=[Length(max=320), plain_text],
+        error_messages=messages(invalid=N_("Not a valid e-mail address.")),
     )
-    user_language = fields.String(validate=validate.Length(max=64), allow_none=True)
-    currency = fields.String(validate=_currency_code, allow_none=True)
+    event_id = text(required=True, low=1, high=64)
+    event_amount = AmountField(
+        required=True,
+        error_messages=messages(invalid=N_("Must be a number or a decimal string.")),
+        metadata={
+            "type": ["number", "string"],
+            "pattern": AMOUNT_PATTERN,
+            "exclusiveMinimum": 0,
+            "maximum": float(MAX_AMOUNT),
+            "description": "Greater than 0, at most the currency's decimals (2 for USD, "
+            "0 for JPY), at most 9999999999.99. A JSON number or a decimal string.",
+        },
+    )
+    payment_token = fields.String(
+        required=True,
+        load_only=True,
+        validate=[Length(1, 255), plain_text],
+        error_messages=messages(),
+        metadata={"description": "A token from the payment front end, never a card number."},
+    )
+    event_name = text(high=200)
+    event_description = text(high=2000)
+    event_image_url = fields.URL(
+        allow_none=True,
+        schemes={"http", "https"},
+        validate=[Length(max=2048), plain_text],
+        error_messages=messages(invalid=N_("Not a valid http(s) URL.")),
+    )
+    user_language = fields.String(
+        allow_none=True,
+        validate=[Length(max=64), Regexp(LANGUAGE_PATTERN, error=N_("Not a valid language tag."))],
+        error_messages=messages(),
+        metadata={"description": "BCP 47 tag; else Accept-Language's best match; else en."},
+    )
+    currency = fields.String(
+        allow_none=True,
+        validate=[Regexp(CURRENCY_PATTERN, error=N_("Not a valid currency code.")), currency_code],
+        error_messages=messages(),
+        metadata={"description": "ISO 4217 code; default DEFAULT_CURRENCY."},
+    )
 
-    @validates_schema
-    def _amount_rules(self, data: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, default_currency: str = "USD", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.default_currency = default_currency
+
+    @pre_load
+    def _blank_is_absent(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: (None if k in BLANK_IS_ABSENT and v == "" else v) for k, v in data.items()}
+        return data
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _amount_rules(self, data: dict[str, Any], original: Any, **kwargs: Any) -> None:
         amount: Decimal | None = data.get("event_amount")
         if amount is None:
             return
         if amount <= 0:
-            raise ValidationError("Must be greater than 0.", "event_amount")
+            raise fail(N_("Must be greater than 0."), "event_amount")
         if amount > MAX_AMOUNT:
-            raise ValidationError("Must be at most 9999999999.99.", "event_amount")
-        currency = (data.get("currency") or self.context_currency()).upper()
-        places = get_currency_precision(currency)
-        exponent = amount.normalize().as_tuple().exponent
+            raise fail(N_("Must be at most 9999999999.99."), "event_amount")
+        if original.get("currency") and not data.get("currency"):
+            return  # the currency itself is invalid: its decimals are unknown
+        currency = (data.get("currency") or self.default_currency).upper()
+        places = allowed_places(currency)
+        exponent = amount.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places:
             raise ValidationError(
-                f"{currency} allows at most {places} decimal places.", "event_amount"
+                Msg(
+                    N_("%(currency)s amounts allow at most %(places)d decimal places."),
+                    currency=currency,
+                    places=places,
+                ),
+                "event_amount",
             )
-
-    def context_currency(self) -> str:
-        """The default currency given when the schema was built."""
-        return getattr(self, "default_currency", "USD")
 
 
 class TransactionSchema(Schema):
-    id = fields.UUID()
-    status = fields.String()
-    reason = fields.String(allow_none=True)
-    created_at = fields.AwareDateTime(format="iso")
-    updated_at = fields.AwareDateTime(format="iso")
+    """The payment's transaction inside the resource."""
+
+    id = fields.UUID(required=True)
+    status = fields.String(required=True, metadata={"enum": ["PENDING", "SUCCESS", "FAILED"]})
+    reason = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "enum": ["invalid_payment_data", "rejected_by_gateway", "gateway_unavailable", None]
+        },
+    )
+    created_at = fields.AwareDateTime(format="iso", required=True)
+    updated_at = fields.AwareDateTime(format="iso", required=True)
 
 
 class PaymentResourceSchema(Schema):
     """The payment resource returned by the API."""
 
-    id = fields.UUID()
-    status = fields.String()
-    user_name = fields.String()
-    user_email = fields.String()
-    user_language = fields.String()
-    event_id = fields.String()
-    event_name = fields.String(allow_none=True)
-    event_description = fields.String(allow_none=True)
-    event_image_url = fields.String(allow_none=True)
-    amount = fields.String()
-    currency = fields.String()
-    created_at = fields.AwareDateTime(format="iso")
-    updated_at = fields.AwareDateTime(format="iso")
-    transaction = fields.Nested(TransactionSchema, allow_none=True)
+    id = fields.UUID(required=True)
+    status = fields.String(required=True, metadata={"enum": ["PENDING", "SUCCESS", "FAILED"]})
+    user_name = fields.String(required=True)
+    user_email = fields.String(required=True)
+    user_language = fields.String(required=True, metadata={"description": "Resolved locale."})
+    event_id = fields.String(required=True)
+    event_name = fields.String(required=True, allow_none=True)
+    event_description = fields.String(required=True, allow_none=True)
+    event_image_url = fields.String(required=True, allow_none=True)
+    amount = fields.String(required=True, metadata={"example": "125.50"})
+    currency = fields.String(required=True, metadata={"example": "BRL"})
+    created_at = fields.AwareDateTime(format="iso", required=True)
+    updated_at = fields.AwareDateTime(format="iso", required=True)
+    transaction = fields.Nested(TransactionSchema, required=True, allow_none=True)
+
+
+class FieldErrorSchema(Schema):
+    """One invalid field of a validation problem."""
+
+    field = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, the body of every error."""
+
+    type = fields.String(required=True, metadata={"example": "/problems/validation-error"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.List(fields.Nested(FieldErrorSchema), metadata={"description": "On 422."})
+    request_id = fields.String(metadata={"description": "On 500: the id in the log line."})

@@ -86,6 +86,8 @@ idempotency_keys = Table(
     Column("scope", Text, primary_key=True),
     Column("key", Text, primary_key=True),
     Column("request_hash", Text),
+    Column("claim_id", Uuid),
+    Column("locked_at", DateTime(timezone=True)),
     Column("response_status", Integer),
     Column("response_body", JSONB),
     Column("payment_id", Uuid),
