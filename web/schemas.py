@@ -68,8 +68,7 @@ class PaymentRequestSchema(Schema):
     """POST /payments body."""
 
     class Meta:
-        unknown = RAISE
-        description = "A payment for an event ticket. Unknown fields are rejected."
+        unknown = RAISE  # documented as additionalProperties: false (so: no Meta.description)
 
     error_messages = SCHEMA_MESSAGES
 

@@ -1,0 +1,66 @@
+"""The OpenAPI document: generated from the schemas, with errors and the idempotency header."""
+
+from __future__ import annotations
+
+import pytest
+
+from web.openapi import build_spec
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict:
+    return build_spec(secured=False)
+
+
+def test_it_is_openapi_3_with_both_payment_operations(spec: dict) -> None:
+    assert spec["openapi"].startswith("3.1")
+    assert set(spec["paths"]["/payments"]) == {"post"}
+    assert set(spec["paths"]["/payments/{payment_id}"]) == {"get"}
+
+
+def test_the_request_schema_comes_from_marshmallow(spec: dict) -> None:
+    request = spec["components"]["schemas"]["PaymentRequest"]
+    assert set(request["required"]) == {
+        "user_name",
+        "user_email",
+        "event_id",
+        "event_amount",
+        "payment_token",
+    }
+    assert request["additionalProperties"] is False
+    assert request["properties"]["user_name"]["maxLength"] == 200
+    assert request["properties"]["event_amount"]["type"] == ["number", "string"]
+    assert request["properties"]["payment_token"]["writeOnly"] is True
+
+
+def test_the_resource_never_documents_the_token(spec: dict) -> None:
+    assert "payment_token" not in spec["components"]["schemas"]["Payment"]["properties"]
+
+
+def test_every_error_is_a_problem(spec: dict) -> None:
+    responses = spec["paths"]["/payments"]["post"]["responses"]
+    assert {"400", "409", "413", "415", "422", "500", "503"} <= set(responses)
+    for status, response in responses.items():
+        if status.startswith(("4", "5")):
+            [media_type] = response["content"]
+            assert media_type == "application/problem+json"
+            assert response["content"][media_type]["schema"] == {
+                "$ref": "#/components/schemas/Problem"
+            }
+    get = spec["paths"]["/payments/{payment_id}"]["get"]["responses"]
+    assert {"200", "404", "500", "503"} <= set(get)
+
+
+def test_the_idempotency_header_is_documented(spec: dict) -> None:
+    post = spec["paths"]["/payments"]["post"]
+    [key] = [p for p in post["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["in"] == "header" and key["schema"]["maxLength"] == 255
+    assert "Idempotent-Replayed" in post["responses"]["201"]["headers"]
+
+
+def test_bearer_auth_is_documented_when_keys_are_set(spec: dict) -> None:
+    assert "security" not in spec["paths"]["/payments"]["post"]
+    secured = build_spec(secured=True)
+    assert secured["paths"]["/payments"]["post"]["security"] == [{"bearerAuth": []}]
+    assert "401" in secured["paths"]["/payments"]["post"]["responses"]
+    assert secured["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
