@@ -21,6 +21,12 @@ MIN_BACKOFF_MS = 200
 MAX_BACKOFF_MS = 5 * 60 * 1000
 # The simulated gateway's transient errors: this many retries, then gateway_unavailable.
 GATEWAY_RETRIES = 5
+# E-mail: the SMTP server may be down for a while. Retry soon at first (0.5 s, 1 s, 2 s...),
+# then every 15-30 s (Dramatiq's jitter) so that mail goes out soon after the server
+# returns; 250 retries keep trying for over an hour (at least 61 min, about 90 on average).
+EMAIL_MAX_RETRIES = 250
+EMAIL_MIN_BACKOFF_MS = 500
+EMAIL_MAX_BACKOFF_MS = 30_000
 
 _common = {
     "max_retries": MAX_RETRIES,
@@ -82,7 +88,15 @@ def settle_payment(transaction_id: str) -> None:
     )
 
 
-@dramatiq.actor(queue_name="email", time_limit=60_000, **_common)
+_email = {
+    **_common,
+    "max_retries": EMAIL_MAX_RETRIES,
+    "min_backoff": EMAIL_MIN_BACKOFF_MS,
+    "max_backoff": EMAIL_MAX_BACKOFF_MS,
+}
+
+
+@dramatiq.actor(queue_name="email", time_limit=60_000, **_email)
 def send_payment_email(payment_id: str) -> None:
     """payment.succeeded/failed -> send the one result e-mail in the payment's language."""
     from web.emails import renderer_for

@@ -1,14 +1,25 @@
-"""Rendering the result e-mails from templates, in the payment's locale (Flask-Babel)."""
+"""Rendering the result e-mails from templates, in the payment's locale (Flask-Babel).
+
+The HTML part is autoescaped (Flask escapes `.html` templates, and Flask-Babel's
+new-style gettext escapes the values it substitutes); the text part and the subject
+carry the user's fields verbatim. The payment token is never given to a template.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, render_template
 from flask_babel import force_locale, format_currency
 from flask_babel import gettext as _
 from flask_mail import Mail
 
-from payments.domain.model import Payment
+from payments.domain.model import Payment, Reason
+from payments.i18n import DEFAULT_LOCALE, resolve_locale
 from payments.ports import Email, EmailRenderer
+
+KINDS = ("approved", "rejected")
 
 
 def init_app(app: Flask) -> None:
@@ -16,28 +27,63 @@ def init_app(app: Flask) -> None:
     app.extensions["payments.mail"] = Mail(app)
 
 
+def one_line(value: str) -> str:
+    """The value with every run of whitespace (newlines included) made one space."""
+    return " ".join(value.split())
+
+
 def subject(kind: str, event_name: str) -> str:
-    """The translated subject line (call under the payment's locale)."""
+    """The translated subject line (call under the payment's locale); never HTML-escaped."""
     if kind == "approved":
-        return _("Payment approved: %(event)s", event=event_name)
-    return _("Payment not approved: %(event)s", event=event_name)
+        return _("Payment approved: %(event)s", event=one_line(event_name))
+    return _("Payment not approved: %(event)s", event=one_line(event_name))
+
+
+def reason_message(reason: Reason | None) -> str | None:
+    """Why a payment failed, in words a fan understands (call under the payment's locale)."""
+    if reason is None:
+        return None
+    if reason is Reason.REJECTED_BY_GATEWAY:
+        return _("The payment was declined by your bank or card issuer.")
+    if reason is Reason.GATEWAY_UNAVAILABLE:
+        return _("The payment service did not respond in time.")
+    return _("The payment details were incomplete or invalid.")
+
+
+def image_url(url: str | None) -> str | None:
+    """The event image's URL if it is an absolute http(s) URL, else None."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def context_of(payment: Payment, locale: str) -> dict[str, Any]:
+    """What the templates see (call under the payment's locale): no token, amount formatted."""
+    return {
+        "locale": locale,
+        "html_lang": locale.replace("_", "-"),
+        "name": payment.user_name,
+        "event_name": payment.event_name or payment.event_id,
+        "image_url": image_url(payment.event_image_url),
+        "amount": format_currency(payment.amount, payment.currency),
+        "reference": str(payment.id),
+        "reason_text": reason_message(payment.failure_reason),
+    }
 
 
 def renderer_for(app: Flask) -> EmailRenderer:
     """A renderer that builds the multipart e-mail in the payment's stored locale."""
 
     def render(payment: Payment, kind: str) -> Email:
-        with app.app_context(), force_locale(payment.user_language):
-            event_name = payment.event_name or payment.event_id
-            context = {
-                "payment": payment,
-                "event_name": event_name,
-                "amount": format_currency(payment.amount, payment.currency),
-                "reason": payment.failure_reason.value if payment.failure_reason else None,
-            }
+        if kind not in KINDS:
+            raise ValueError(f"unknown e-mail kind {kind!r}")
+        locale = resolve_locale(payment.user_language) or DEFAULT_LOCALE
+        with app.app_context(), force_locale(locale):
+            context = context_of(payment, locale)
             return Email(
                 to=payment.user_email,
-                subject=subject(kind, event_name),
+                subject=subject(kind, context["event_name"]),
                 text=render_template(f"email/{kind}.txt", **context),
                 html=render_template(f"email/{kind}.html", **context),
             )

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from payments import services
 from payments.domain.model import Payment, Transaction
 from payments.i18n import negotiate
-from web import auth, container_of, idempotency
+from web import auth, container_of, i18n, idempotency
 from web.problems import Problem
 from web.schemas import PaymentRequestSchema, PaymentResourceSchema, allowed_places
 from web.validation import field_errors
@@ -121,7 +121,7 @@ def validate_payment(body: dict[str, Any]) -> services.PlacePayment:
 
 
 def _accepted_languages() -> list[str]:
-    return [tag for tag, _q in request.accept_languages]
+    return i18n.request_languages()  # by quality, without the refused (q=0) ones
 
 
 def _created(body: dict[str, Any]) -> Any:

@@ -1,0 +1,45 @@
+"""The e-mail actor's retry options: soon at first, then for over an hour of SMTP outage."""
+
+from __future__ import annotations
+
+import pytest
+from dramatiq import common
+
+from tasks.actors import send_payment_email
+
+HOUR_MS = 3600 * 1000
+
+
+def _delays(options: dict[str, object], pick: str) -> list[int]:
+    """Dramatiq's own backoff for every retry, with its jitter at the low or the high end."""
+    low = pick == "low"
+    original = common.uniform
+    common.uniform = lambda a, b: a if low else b  # type: ignore[assignment]
+    try:
+        return [
+            common.compute_backoff(
+                attempt, factor=options["min_backoff"], max_backoff=options["max_backoff"]
+            )[1]
+            for attempt in range(int(options["max_retries"]))  # type: ignore[call-overload]
+        ]
+    finally:
+        common.uniform = original
+
+
+def test_the_first_retry_comes_within_a_second() -> None:
+    assert _delays(send_payment_email.options, "high")[0] <= 1000
+
+
+def test_retries_go_on_for_at_least_an_hour_even_with_the_shortest_jitter() -> None:
+    assert sum(_delays(send_payment_email.options, "low")) >= HOUR_MS
+
+
+@pytest.mark.parametrize("pick", ["low", "high"])
+def test_no_wait_is_longer_than_thirty_seconds(pick: str) -> None:
+    assert max(_delays(send_payment_email.options, pick)) <= 30_000
+
+
+def test_an_unknown_payment_is_not_retried() -> None:
+    from payments.services import NotFound
+
+    assert NotFound in send_payment_email.options["throws"]
