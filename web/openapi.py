@@ -11,7 +11,8 @@ from flask import Blueprint, current_app
 
 from web import container_of
 from web.idempotency import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER
-from web.schemas import PaymentRequestSchema, PaymentResourceSchema, ProblemSchema
+from web.problems import ProblemSchema
+from web.schemas import PaymentRequestSchema, PaymentResourceSchema
 
 bp = Blueprint("openapi", __name__)
 

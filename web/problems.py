@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, json
+from marshmallow import Schema, fields
 
 PROBLEM_TYPE_BASE = "/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -45,3 +46,21 @@ class Problem(Exception):
         response = Response(json.dumps(self.body()), self.status, mimetype=MEDIA_TYPE)
         response.headers.update(self.headers)
         return response
+
+
+class FieldErrorSchema(Schema):
+    """One invalid field of a validation problem."""
+
+    field = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, the body of every error."""
+
+    type = fields.String(required=True, metadata={"example": "/problems/validation-error"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.List(fields.Nested(FieldErrorSchema), metadata={"description": "On 422."})
+    request_id = fields.String(metadata={"description": "On 500: the id in the log line."})

@@ -1,4 +1,4 @@
-"""Marshmallow schemas: the request body rules of contract section 3, the resource, the problem.
+"""Marshmallow schemas: the request body rules of contract section 3, and the resource.
 
 The same classes validate requests, shape responses and generate the OpenAPI document.
 """
@@ -187,21 +187,3 @@ class PaymentResourceSchema(Schema):
     created_at = fields.AwareDateTime(format="iso", required=True)
     updated_at = fields.AwareDateTime(format="iso", required=True)
     transaction = fields.Nested(TransactionSchema, required=True, allow_none=True)
-
-
-class FieldErrorSchema(Schema):
-    """One invalid field of a validation problem."""
-
-    field = fields.String(required=True)
-    message = fields.String(required=True)
-
-
-class ProblemSchema(Schema):
-    """RFC 9457 problem details, the body of every error."""
-
-    type = fields.String(required=True, metadata={"example": "/problems/validation-error"})
-    title = fields.String(required=True)
-    status = fields.Integer(required=True)
-    detail = fields.String(required=True)
-    errors = fields.List(fields.Nested(FieldErrorSchema), metadata={"description": "On 422."})
-    request_id = fields.String(metadata={"description": "On 500: the id in the log line."})
