@@ -1,11 +1,24 @@
 """The Kafka bridge: one consumer group over the topics, each topic mapped to its actor.
 
-At least once: the offsets of a polled batch are committed only after every message of it
-was enqueued to Dramatiq. A failed enqueue rewinds the batch's partitions and backs off.
+At least once, across restarts and rebalances:
+
+- Offsets are committed by hand, only after every record of the polled batch was enqueued
+  to Dramatiq (or logged and skipped as poison). A process killed before the commit leaves
+  the batch to whoever owns the partitions next; it is enqueued again (the actors are
+  idempotent).
+- A failed enqueue (Redis down) rewinds every partition of the batch to its first record,
+  commits nothing, and backs off exponentially; the next poll starts from the rewind.
+- A commit that fails because the group rebalanced meanwhile (`CommitFailedError`) is not an
+  error of ours: the records were enqueued, the new owner starts from the last committed
+  offset and enqueues them again. The consumer rejoins on its next poll.
+- Processing is synchronous inside the poll loop, so when a rebalance revokes partitions
+  (which happens inside `poll`) every earlier batch was already enqueued and committed, or
+  rewound. The rebalance listener only logs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -14,11 +27,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError, KafkaError
 
 from outbox import backoff
 from payments.config import Settings
 
 log = logging.getLogger("payments.bridge")
+
+# Consecutive Kafka failures after which the consumer is closed and built again.
+RECREATE_AFTER = 5
 
 
 @dataclass(frozen=True)
@@ -72,10 +90,30 @@ def routes_for(settings: Settings) -> dict[str, Route]:
     }
 
 
+class LogRebalance(ConsumerRebalanceListener):
+    """Logs partition moves (the callbacks run on the consumer's I/O loop: no blocking here)."""
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        if revoked:
+            log.info("partitions revoked: %s", _names(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("partitions assigned: %s", _names(assigned))
+
+
+def _names(partitions: Any) -> str:
+    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)) or "none"
+
+
 def make_consumer(settings: Settings, topics: list[str]) -> KafkaConsumer:
-    """A consumer in the bridge's group, committing by hand."""
-    return KafkaConsumer(
-        *topics,
+    """A consumer in the bridge's group, committing by hand.
+
+    `max_poll_interval_ms` also bounds how long a join waits for members that went away
+    (kafka-python uses it as the rebalance timeout): 30 s keeps rejoins quick, and is far
+    above a batch's enqueue time. A member killed with SIGKILL is dropped after
+    `session_timeout_ms`.
+    """
+    consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
         group_id=settings.kafka_group_id,
         client_id="payments-bridge",
@@ -86,18 +124,27 @@ def make_consumer(settings: Settings, topics: list[str]) -> KafkaConsumer:
         heartbeat_interval_ms=1_000,
         max_poll_records=500,
     )
+    consumer.subscribe(topics, listener=LogRebalance())
+    return consumer
 
 
 class Bridge:
     """Polls, enqueues, commits."""
 
-    def __init__(self, consumer_factory: Callable[[], Any], routes: Mapping[str, Route]):
+    def __init__(
+        self,
+        consumer_factory: Callable[[], Any],
+        routes: Mapping[str, Route],
+        retry: backoff.Backoff | None = None,
+    ):
         self.consumer_factory = consumer_factory
         self.routes = routes
+        self.retry = retry or backoff.Backoff()
         self.enqueued = 0
+        self.skipped = 0
 
     def handle_batch(self, consumer: Any, batch: Mapping[TopicPartition, list[Any]]) -> int:
-        """Enqueue every record of a polled batch, then commit; rewind on failure."""
+        """Enqueue every record of a polled batch, then commit; rewind and raise on failure."""
         count = 0
         for tp, records in batch.items():
             for record in records:
@@ -105,18 +152,32 @@ class Bridge:
                     dispatch(record, self.routes)
                     count += 1
                 except PoisonMessage as err:
+                    self.skipped += 1
                     log.error("skipping %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, err)
                 except Exception:
-                    for rewind_tp, rewind_records in batch.items():
-                        consumer.seek(rewind_tp, rewind_records[0].offset)
+                    self._rewind(consumer, batch)
                     raise
-        consumer.commit()
         self.enqueued += count
+        try:
+            consumer.commit()
+        except CommitFailedError as err:
+            log.warning(
+                "commit refused after a rebalance (%s); %d enqueued events will be redelivered "
+                "to the partitions' new owner, which the actors absorb",
+                backoff.first_line(err),
+                count,
+            )
         return count
+
+    @staticmethod
+    def _rewind(consumer: Any, batch: Mapping[TopicPartition, list[Any]]) -> None:
+        """Seek every partition of the batch back to its first record."""
+        for tp, records in batch.items():
+            if records:
+                consumer.seek(tp, records[0].offset)
 
     def run(self, stop: threading.Event) -> None:
         """Bridge until `stop` is set; back off while Kafka or Redis fail."""
-        failures = 0
         consumer = None
         try:
             while not stop.is_set():
@@ -126,17 +187,32 @@ class Bridge:
                     batch = consumer.poll(timeout_ms=200)
                     if batch:
                         self.handle_batch(consumer, batch)
-                    failures = 0
+                    failures = self.retry.reset()
+                    if failures:
+                        log.info("bridge recovered after %d failed attempts", failures)
                 except Exception as err:
-                    wait = backoff.delay(failures)
-                    failures += 1
+                    wait = self.retry.next_delay()
                     log.warning(
-                        "bridge attempt failed (%s: %s); retrying in %.1fs",
-                        type(err).__name__,
-                        str(err).splitlines()[0] if str(err) else "",
+                        "bridge attempt %d failed (%s); retrying in %.1fs",
+                        self.retry.failures,
+                        backoff.first_line(err),
                         wait,
                     )
+                    if consumer is not None and _consumer_broken(err, self.retry.failures):
+                        _close(consumer)
+                        consumer = None
                     backoff.sleep(stop, wait)
         finally:
             if consumer is not None:
-                consumer.close(autocommit=False)
+                _close(consumer)
+
+
+def _consumer_broken(err: Exception, failures: int) -> bool:
+    """Whether to start afresh: Kafka kept failing (a consumer reconnects by itself at first)."""
+    return isinstance(err, KafkaError) and failures >= RECREATE_AFTER
+
+
+def _close(consumer: Any) -> None:
+    """Leave the group without committing anything more."""
+    with contextlib.suppress(Exception):
+        consumer.close(autocommit=False)

@@ -1,7 +1,23 @@
 """The outbox relay: claims unpublished rows, publishes them, marks them after the broker's ack.
 
-Several relays may run at once: rows are claimed with FOR UPDATE SKIP LOCKED, and a row is
-only claimed when no earlier unpublished row of the same payment exists (see `claim`).
+Guarantees, and what gives each one:
+
+- Nothing marked published that Kafka did not acknowledge: the claimed rows stay locked in
+  one PostgreSQL transaction while the batch is published (acks=all), and only the rows whose
+  messages were acknowledged are marked, in that same transaction. A crash anywhere before
+  the commit leaves the rows unpublished; they are published again (at least once).
+- Per-payment order, even with several relays: rows are claimed with FOR UPDATE SKIP LOCKED,
+  and a row is only claimed when no earlier unpublished row of the same key exists (see
+  `outbox_store.claim`), so a batch holds at most one row per payment and a payment's next
+  event can only be claimed once the previous one was acknowledged and marked. The producer
+  keeps one request in flight per connection, so retries never reorder a partition.
+- A batch that partly failed: the acknowledged rows are marked, the others wait for the next
+  attempt (they are of other payments, so marking the first ones cannot break any order).
+- Kafka or PostgreSQL not answering: exponential backoff (capped), then a fresh producer and
+  a fresh LISTEN connection.
+- SIGTERM: `stop` is checked between batches and during every wait; the current batch is
+  finished (or abandoned by rollback) and nothing is lost either way.
+
 New rows wake the relay through LISTEN/NOTIFY; a short poll is the safety net.
 """
 
@@ -11,13 +27,14 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import psycopg
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from outbox import backoff
+from payments.adapters.publisher import PublishFailed
 from payments.db import outbox_store
 from payments.messages import OutboxMessage
 
@@ -27,6 +44,11 @@ log = logging.getLogger("payments.relay")
 class Publisher(Protocol):
     def publish(self, messages: list[OutboxMessage]) -> None: ...
     def close(self) -> None: ...
+
+
+class OutboxStore(Protocol):
+    def claim(self, conn: Connection, limit: int) -> list[tuple[int, OutboxMessage]]: ...
+    def mark_published(self, conn: Connection, ids: Sequence[int]) -> None: ...
 
 
 class Relay:
@@ -39,12 +61,16 @@ class Relay:
         batch_size: int = 500,
         poll_interval: float = 0.5,
         on_published: Callable[[int], None] | None = None,
+        retry: backoff.Backoff | None = None,
+        store: OutboxStore = outbox_store,  # type: ignore[assignment]
     ):
         self.engine = engine
         self.publisher_factory = publisher_factory
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.on_published = on_published or (lambda n: None)
+        self.retry = retry or backoff.Backoff()
+        self.store = store
         self._publisher: Publisher | None = None
         self.published = 0
 
@@ -60,24 +86,30 @@ class Relay:
             self._publisher = None
 
     def run_once(self) -> int:
-        """Publish one batch; return how many rows were published (0 when none was waiting).
+        """Publish one batch; return how many rows were claimed (0 when none was waiting).
 
-        The rows stay locked until the broker acknowledged every message; only then are they
-        marked published, in the same transaction that claimed them.
+        Raises when a message was not acknowledged, after marking those that were.
         """
+        failure: PublishFailed | None = None
         with self.engine.begin() as conn:
-            claimed = outbox_store.claim(conn, self.batch_size)
+            claimed = self.store.claim(conn, self.batch_size)
             if not claimed:
                 return 0
-            self._get_publisher().publish([m for _, m in claimed])
-            outbox_store.mark_published(conn, [row_id for row_id, _ in claimed])
-        self.published += len(claimed)
-        self.on_published(len(claimed))
+            try:
+                self._get_publisher().publish([message for _, message in claimed])
+                acked = [row_id for row_id, _ in claimed]
+            except PublishFailed as err:
+                acked = [claimed[i][0] for i in err.acked]
+                failure = err
+            self.store.mark_published(conn, acked)
+        self.published += len(acked)
+        self.on_published(len(acked))
+        if failure is not None:
+            raise failure
         return len(claimed)
 
     def run(self, stop: threading.Event) -> None:
         """Relay until `stop` is set; back off exponentially while Kafka or PostgreSQL fail."""
-        failures = 0
         listener: Any = None
         try:
             while not stop.is_set():
@@ -85,28 +117,29 @@ class Relay:
                     if listener is None:
                         listener = self._listen()
                     count = self.run_once()
+                    failures = self.retry.reset()
                     if failures:
                         log.info("relay recovered after %d failed attempts", failures)
-                    failures = 0
                     if count < self.batch_size:
                         self._wait(listener, stop)
                 except Exception as err:  # one line per failure, then back off
-                    wait = backoff.delay(failures)
-                    failures += 1
+                    wait = self.retry.next_delay()
                     log.warning(
-                        "relay attempt failed (%s: %s); retrying in %.1fs",
-                        type(err).__name__,
-                        str(err).splitlines()[0] if str(err) else "",
+                        "relay attempt %d failed (%s); retrying in %.1fs",
+                        self.retry.failures,
+                        backoff.first_line(err),
                         wait,
                     )
                     self._drop_publisher()
                     if listener is not None:
-                        listener.close()
+                        with contextlib.suppress(Exception):
+                            listener.close()
                         listener = None
                     backoff.sleep(stop, wait)
         finally:
             if listener is not None:
-                listener.close()
+                with contextlib.suppress(Exception):
+                    listener.close()
             self._drop_publisher()
 
     def _listen(self) -> psycopg.Connection:

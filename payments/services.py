@@ -1,6 +1,9 @@
 """Use cases: plain functions taking ids (or a command) and a unit of work.
 
-Every step is idempotent: run twice, or after a later step, it changes nothing.
+Every step is idempotent: run twice, or after a later step, it changes nothing. The row
+locks make concurrent deliveries take turns; should two ever race past them, the database's
+unique keys (one transaction per payment, one terminal change per entity) reject the second,
+and the loser reports "already done" rather than failing (see `lost_race`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
 
 from payments.domain.gateway_rule import Decision
 from payments.domain.model import Payment, Reason, Status, Transaction
@@ -23,6 +28,14 @@ class NotFound(Exception):
 
 class NotReady(Exception):
     """The step's precondition does not hold yet (a later delivery will find it done)."""
+
+
+UNIQUE_VIOLATION = "23505"
+
+
+def lost_race(err: IntegrityError) -> bool:
+    """Whether a unique key refused the write: another delivery did this step first."""
+    return getattr(err.orig, "sqlstate", None) == UNIQUE_VIOLATION
 
 
 @dataclass(frozen=True)
@@ -60,15 +73,20 @@ def place_payment(
 
 def open_transaction(uow: SqlUnitOfWork, payment_id: UUID) -> Transaction | None:
     """Create the payment's one transaction; None when it already has one or is finished."""
-    with uow:
-        payment = uow.repo.get_payment(payment_id, lock=True)
-        if payment is None:
-            raise NotFound(f"payment {payment_id}")
-        if payment.status.terminal or uow.repo.transaction_of(payment_id) is not None:
-            return None
-        tx = Transaction.open(uuid.uuid4(), payment_id, uow.clock())
-        uow.repo.add_transaction(tx)
-        uow.commit()
+    try:
+        with uow:
+            payment = uow.repo.get_payment(payment_id, lock=True)
+            if payment is None:
+                raise NotFound(f"payment {payment_id}")
+            if payment.status.terminal or uow.repo.transaction_of(payment_id) is not None:
+                return None
+            tx = Transaction.open(uuid.uuid4(), payment_id, uow.clock())
+            uow.repo.add_transaction(tx)
+            uow.commit()
+    except IntegrityError as err:
+        if not lost_race(err):
+            raise
+        return None
     return tx
 
 
@@ -93,20 +111,25 @@ def charge(uow: SqlUnitOfWork, gateway: Gateway, transaction_id: UUID) -> Decisi
 
 def record_decision(uow: SqlUnitOfWork, transaction_id: UUID, decision: Decision) -> bool:
     """Complete the transaction with the gateway's decision and erase the token; False if done."""
-    with uow:
-        tx = uow.repo.get_transaction(transaction_id)
-        if tx is None:
-            raise NotFound(f"transaction {transaction_id}")
-        payment = uow.repo.get_payment(tx.payment_id, lock=True)  # payment first: one lock order
-        tx = uow.repo.get_transaction(transaction_id, lock=True)
-        assert payment is not None and tx is not None
-        if tx.status.terminal:
-            return False
-        tx.complete(decision.status, decision.reason, uow.clock())
-        payment.forget_token()
-        uow.repo.save_transaction(tx)
-        uow.repo.save_payment(payment)
-        uow.commit()
+    try:
+        with uow:
+            tx = uow.repo.get_transaction(transaction_id)
+            if tx is None:
+                raise NotFound(f"transaction {transaction_id}")
+            payment = uow.repo.get_payment(tx.payment_id, lock=True)  # payment first: one order
+            tx = uow.repo.get_transaction(transaction_id, lock=True)
+            assert payment is not None and tx is not None
+            if tx.status.terminal:
+                return False
+            tx.complete(decision.status, decision.reason, uow.clock())
+            payment.forget_token()
+            uow.repo.save_transaction(tx)
+            uow.repo.save_payment(payment)
+            uow.commit()
+    except IntegrityError as err:
+        if not lost_race(err):
+            raise
+        return False
     return True
 
 
@@ -117,19 +140,24 @@ def give_up_on_gateway(uow: SqlUnitOfWork, transaction_id: UUID) -> bool:
 
 def settle(uow: SqlUnitOfWork, transaction_id: UUID) -> Payment | None:
     """Give the payment its transaction's outcome; None when it was settled already."""
-    with uow:
-        tx = uow.repo.get_transaction(transaction_id)
-        if tx is None:
-            raise NotFound(f"transaction {transaction_id}")
-        payment = uow.repo.get_payment(tx.payment_id, lock=True)
-        assert payment is not None
-        if payment.status.terminal:
-            return None
-        if not tx.status.terminal:
-            raise NotReady(f"transaction {transaction_id} is still {tx.status}")
-        payment.settle(tx, uow.clock())
-        uow.repo.save_payment(payment)
-        uow.commit()
+    try:
+        with uow:
+            tx = uow.repo.get_transaction(transaction_id)
+            if tx is None:
+                raise NotFound(f"transaction {transaction_id}")
+            payment = uow.repo.get_payment(tx.payment_id, lock=True)
+            assert payment is not None
+            if payment.status.terminal:
+                return None
+            if not tx.status.terminal:
+                raise NotReady(f"transaction {transaction_id} is still {tx.status}")
+            payment.settle(tx, uow.clock())
+            uow.repo.save_payment(payment)
+            uow.commit()
+    except IntegrityError as err:
+        if not lost_race(err):
+            raise
+        return None
     return payment
 
 

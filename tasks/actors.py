@@ -14,12 +14,32 @@ from tasks import runtime
 
 log = logging.getLogger("payments.worker")
 
-# Infrastructure errors (database, SMTP) are retried with exponential backoff up to
-# MAX_RETRIES (about an hour in all), then dead-lettered for `flask dlq retry`.
+# How the actors use Dramatiq, on purpose:
+# - Delivery is at least once (Kafka redelivers, the bridge may enqueue twice, a worker killed
+#   with SIGKILL has its unacked messages requeued once its heartbeat is stale, operators
+#   re-drive), so every actor is idempotent: a duplicate, or a message arriving after a later
+#   step, finds its work done and only logs. Row locks serialize concurrent deliveries; the
+#   unique keys of transactions, status_changes and sent_emails are the last guard, and a
+#   unique violation from a lost race counts as "already done" (`services.lost_race`).
+# - Retries: infrastructure errors (database, SMTP) and `NotReady` (a step asked for before
+#   its precondition, which only a manual re-drive can do) are retried with exponential
+#   backoff from MIN_BACKOFF_MS, capped at MAX_BACKOFF_MS, MAX_RETRIES times (about an hour
+#   in all), so that a database outage of any sensible length is ridden out.
+# - Dead letters: once retries run out, Dramatiq moves the message to the queue's dead-letter
+#   set (kept DEAD_MESSAGE_TTL_MS, see tasks/broker.py) for `flask dlq retry`; the payment
+#   also stays visible to `flask payments reprocess --stuck-for`.
+# - `throws=NotFound`: a message naming an unknown payment or transaction can never succeed
+#   (an event of another database sharing the topics); it is dead-lettered at once, without
+#   retries or a traceback.
+# - Time limits bound a stuck call (a database lock wait, a silent SMTP server); the
+#   TimeLimitExceeded then counts as a failure and is retried.
 MAX_RETRIES = 16
 MIN_BACKOFF_MS = 200
 MAX_BACKOFF_MS = 5 * 60 * 1000
+DB_TIME_LIMIT_MS = 30_000
 # The simulated gateway's transient errors: this many retries, then gateway_unavailable.
+# They are counted apart from other failures (`gateway_failures` in the message's options),
+# so that a database outage does not use up the gateway's retries.
 GATEWAY_RETRIES = 5
 # E-mail: the SMTP server may be down for a while. Retry soon at first (0.5 s, 1 s, 2 s...),
 # then every 15-30 s (Dramatiq's jitter) so that mail goes out soon after the server
@@ -46,7 +66,17 @@ def _ids(**ids: object) -> dict[str, object]:
     return extra
 
 
-@dramatiq.actor(queue_name="payments", time_limit=30_000, **_common)
+def _gateway_failures() -> int:
+    """Count one more transient gateway failure on the current message; the count so far."""
+    message = CurrentMessage.get_current_message()
+    if message is None:  # called directly, not by a worker: no retries to count
+        return 1
+    failures = int(message.options.get("gateway_failures", 0)) + 1
+    message.options["gateway_failures"] = failures  # re-enqueued with the retry
+    return failures
+
+
+@dramatiq.actor(queue_name="payments", time_limit=DB_TIME_LIMIT_MS, **_common)
 def create_transaction(payment_id: str) -> None:
     """payment.created -> open the payment's one transaction."""
     tx = services.open_transaction(runtime.container().uow(), UUID(payment_id))
@@ -57,15 +87,14 @@ def create_transaction(payment_id: str) -> None:
     )
 
 
-@dramatiq.actor(queue_name="gateway", time_limit=30_000, **_common)
+@dramatiq.actor(queue_name="gateway", time_limit=DB_TIME_LIMIT_MS, **_common)
 def process_transaction(transaction_id: str) -> None:
     """transaction.created -> charge through the gateway and record its answer."""
     container = runtime.container()
     try:
         decision = services.charge(container.uow(), container.gateway, UUID(transaction_id))
     except TransientGatewayError:
-        message = CurrentMessage.get_current_message()
-        if message is None or message.options.get("retries", 0) < GATEWAY_RETRIES:
+        if _gateway_failures() <= GATEWAY_RETRIES:
             log.warning(
                 "gateway unavailable, will retry", extra=_ids(transaction_id=transaction_id)
             )
@@ -77,7 +106,7 @@ def process_transaction(transaction_id: str) -> None:
     log.info("gateway answered: %s", outcome, extra=_ids(transaction_id=transaction_id))
 
 
-@dramatiq.actor(queue_name="payments", time_limit=30_000, **_common)
+@dramatiq.actor(queue_name="payments", time_limit=DB_TIME_LIMIT_MS, **_common)
 def settle_payment(transaction_id: str) -> None:
     """transaction.succeeded/failed -> give the payment its final status."""
     payment = services.settle(runtime.container().uow(), UUID(transaction_id))

@@ -6,6 +6,7 @@ import os
 import sys
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
@@ -26,12 +27,18 @@ def setup_broker() -> dramatiq.Broker:
         except config.ConfigError as err:
             sys.exit(f"configuration error: {err}")
         broker = RedisBroker(
-            url=settings.redis_url,
+            # The client is built here: RedisBroker(url=...) would ignore the socket options.
+            # Timeouts make a Redis that stopped answering an error (the bridge rewinds and
+            # backs off, consumers reconnect) instead of a hang.
+            client=redis.Redis.from_url(
+                settings.redis_url,
+                socket_timeout=10,
+                socket_connect_timeout=5,
+                health_check_interval=30,
+            ),
             namespace=settings.dramatiq_namespace,
+            # Messages whose retries ran out stay this long for `flask dlq retry`.
             dead_message_ttl=DEAD_MESSAGE_TTL_MS,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            health_check_interval=30,
             # A worker killed with SIGKILL leaves its unacked messages behind; they are
             # requeued once its heartbeat is this old, by a maintenance pass run on about
             # 2% of broker commands (Dramatiq's default, 0.1%, can take minutes to notice).

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from payments.messages import OutboxMessage, kafka_headers
 
@@ -13,6 +14,15 @@ from payments.messages import OutboxMessage, kafka_headers
 def encode(message: OutboxMessage) -> bytes:
     """The Kafka value: the flat JSON payload, UTF-8."""
     return json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class PublishFailed(Exception):
+    """Not every message of a batch was acknowledged; `acked` holds the positions that were."""
+
+    def __init__(self, acked: list[int], cause: BaseException):
+        super().__init__(f"{len(acked)} acknowledged; {type(cause).__name__}: {cause}")
+        self.acked = acked
+        self.cause = cause
 
 
 class KafkaPublisher:
@@ -34,16 +44,28 @@ class KafkaPublisher:
         )
 
     def publish(self, messages: Sequence[OutboxMessage]) -> None:
-        """Publish in order; raises if any message was not acknowledged."""
-        futures = [
-            self.producer.send(
-                m.topic, value=encode(m), key=m.key.encode(), headers=kafka_headers(m)
-            )
-            for m in messages
-        ]
-        self.producer.flush(timeout=self.timeout_s)
-        for future in futures:
-            future.get(timeout=self.timeout_s)
+        """Publish in order; raises `PublishFailed` naming the acknowledged ones if any was not."""
+        futures = []
+        error: Exception | None = None
+        for m in messages:
+            try:
+                futures.append(
+                    self.producer.send(
+                        m.topic, value=encode(m), key=m.key.encode(), headers=kafka_headers(m)
+                    )
+                )
+            except KafkaError as err:  # e.g. no metadata within max_block_ms: stop here
+                error = err
+                break
+        try:
+            self.producer.flush(timeout=self.timeout_s)
+        except KafkaError as err:
+            error = error or err
+        acked = [i for i, future in enumerate(futures) if future.succeeded()]
+        if len(acked) < len(messages):
+            failed = next((f.exception for f in futures if f.failed()), None)
+            cause = error or failed or TimeoutError("not acknowledged in time")
+            raise PublishFailed(acked, cause)
 
     def close(self) -> None:
         """Flush what is pending and close the connection."""
@@ -51,16 +73,21 @@ class KafkaPublisher:
 
 
 class FakePublisher:
-    """Keeps published messages in order; can be told to fail like a down broker."""
+    """Keeps published messages in order; can be told to fail like a down or flaky broker."""
 
     def __init__(self) -> None:
         self.sent: list[OutboxMessage] = []
         self.down = False
+        self.ack_only: int | None = None  # acknowledge only this many of the next batch
 
     def publish(self, messages: Sequence[OutboxMessage]) -> None:
-        """Append all, or raise ConnectionError while `down`."""
+        """Append all; raise ConnectionError while `down`, PublishFailed after `ack_only`."""
         if self.down:
             raise ConnectionError("broker down")
+        if self.ack_only is not None and self.ack_only < len(messages):
+            acked, self.ack_only = self.ack_only, None
+            self.sent.extend(messages[:acked])
+            raise PublishFailed(list(range(acked)), ConnectionError("broker went away"))
         self.sent.extend(messages)
 
     def close(self) -> None:

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, exists, insert, select, update
+from sqlalchemy import Connection, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from payments.db.tables import payments, sent_emails, status_changes, transactions
 from payments.domain.model import Payment, Reason, Status, Transaction
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far one payment got: its status, its transaction's, and whether it was e-mailed."""
+
+    payment_id: UUID
+    payment_status: Status
+    transaction_id: UUID | None
+    transaction_status: Status | None
+    email_sent: bool
 
 
 def _payment(row: Any) -> Payment:
@@ -158,17 +171,48 @@ class SqlRepository:
     # recovery
     def stuck_payments(self, older_than_seconds: float, limit: int = 1000) -> list[UUID]:
         """Ids of PENDING payments not updated for `older_than_seconds`."""
-        from sqlalchemy import func, text
-
         query = (
             select(payments.c.id)
             .where(payments.c.status == Status.PENDING.value)
-            .where(
-                payments.c.updated_at
-                < func.now()
-                - text("make_interval(secs => :secs)").bindparams(secs=older_than_seconds)
-            )
+            .where(payments.c.updated_at < _ago(older_than_seconds))
             .order_by(payments.c.updated_at)
             .limit(limit)
         )
         return list(self.conn.execute(query).scalars())
+
+    def progress(
+        self,
+        payment_ids: Sequence[UUID] | None = None,
+        idle_seconds: float | None = None,
+        limit: int = 10_000,
+    ) -> list[Progress]:
+        """Where payments stand: the given ones, or every unfinished one idle that long.
+
+        Unfinished: PENDING, or finished without its e-mail recorded. Idle: neither the
+        payment nor its transaction changed for `idle_seconds`.
+        """
+        emailed = exists().where(sent_emails.c.payment_id == payments.c.id)
+        query = select(
+            payments.c.id, payments.c.status, transactions.c.id, transactions.c.status, emailed
+        ).select_from(payments.outerjoin(transactions, transactions.c.payment_id == payments.c.id))
+        if payment_ids is not None:
+            query = query.where(payments.c.id.in_(list(payment_ids)))
+        if idle_seconds is not None:
+            last_change = func.greatest(
+                payments.c.updated_at,
+                func.coalesce(transactions.c.updated_at, payments.c.updated_at),
+            )
+            query = query.where(
+                or_(payments.c.status == Status.PENDING.value, ~emailed),
+                last_change < _ago(idle_seconds),
+            )
+        query = query.order_by(payments.c.updated_at).limit(limit)
+        return [
+            Progress(pid, Status(status), tid, Status(tstatus) if tstatus else None, bool(sent))
+            for pid, status, tid, tstatus, sent in self.conn.execute(query)
+        ]
+
+
+def _ago(seconds: float) -> Any:
+    """`now() - seconds`, computed by PostgreSQL."""
+    return func.now() - func.make_interval(0, 0, 0, 0, 0, 0, literal(float(seconds)))

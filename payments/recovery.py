@@ -1,0 +1,87 @@
+"""Recovery: which step re-drives a payment that stopped moving (`flask payments reprocess`).
+
+Messages can be lost after the outbox handed them on (a Redis without persistence restarted,
+dead letters discarded). The database still says how far each payment got, so the next step
+can be asked for again; every step is idempotent, so asking for one that is in fact still
+queued or running changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from payments.db.repository import Progress
+from payments.domain.model import Status
+from payments.uow import SqlUnitOfWork
+
+
+class Step(StrEnum):
+    """A pipeline step, named after its use case."""
+
+    OPEN_TRANSACTION = "open_transaction"
+    CHARGE = "charge"
+    SETTLE = "settle"
+    NOTIFY = "notify"
+
+
+@dataclass(frozen=True)
+class Redrive:
+    """Run `step` again for a payment; `target` is the id that step takes."""
+
+    payment_id: UUID
+    step: Step
+    target: UUID
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What reprocessing will do: the re-drives, and the ids it leaves alone."""
+
+    redrives: list[Redrive]
+    finished: list[UUID]
+    unknown: list[UUID]
+
+
+def next_step(progress: Progress) -> Redrive | None:
+    """The step a payment waits for; None when it is finished and its e-mail recorded.
+
+    No transaction -> open one; transaction PENDING -> charge it; transaction finished but
+    payment PENDING -> settle; payment finished without its e-mail -> send the e-mail.
+    """
+    pid, tx = progress.payment_id, progress.transaction_id
+    if progress.payment_status is Status.PENDING:
+        if tx is None:
+            return Redrive(pid, Step.OPEN_TRANSACTION, pid)
+        if progress.transaction_status is Status.PENDING:
+            return Redrive(pid, Step.CHARGE, tx)
+        return Redrive(pid, Step.SETTLE, tx)
+    if not progress.email_sent:
+        return Redrive(pid, Step.NOTIFY, pid)
+    return None
+
+
+def plan_for_ids(uow: SqlUnitOfWork, payment_ids: Sequence[UUID]) -> Plan:
+    """The re-drives for the named payments (finished and unknown ones are listed apart)."""
+    wanted = list(dict.fromkeys(payment_ids))
+    with uow:
+        found = {p.payment_id: p for p in uow.repo.progress(payment_ids=wanted)}
+    redrives, finished, unknown = [], [], []
+    for pid in wanted:
+        if pid not in found:
+            unknown.append(pid)
+        elif (redrive := next_step(found[pid])) is None:
+            finished.append(pid)
+        else:
+            redrives.append(redrive)
+    return Plan(redrives, finished, unknown)
+
+
+def plan_for_stuck(uow: SqlUnitOfWork, idle_seconds: float, limit: int = 10_000) -> Plan:
+    """The re-drives for every unfinished payment that has not changed for `idle_seconds`."""
+    with uow:
+        stuck = uow.repo.progress(idle_seconds=idle_seconds, limit=limit)
+    redrives = [r for r in map(next_step, stuck) if r is not None]
+    return Plan(redrives, [], [])
