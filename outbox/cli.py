@@ -1,16 +1,23 @@
-"""`flask outbox ...` and `flask bridge ...`: the daemons' entry points."""
+"""`flask outbox ...` and `flask bridge ...`: the daemons, and the outbox's operator commands."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from payments import services
+from payments.bootstrap import Container
+from payments.db import outbox_store
 from web import container_of
+from web.cli_support import UsageProblem, one_line_errors
 
 log = logging.getLogger("payments.daemon")
 
@@ -35,12 +42,27 @@ def stop_on_signals() -> threading.Event:
 @click.option("--batch-size", default=500, show_default=True, help="Rows per claim.")
 def relay(batch_size: int) -> None:
     """Publish outbox rows to Kafka until stopped (SIGTERM/SIGINT)."""
-    from outbox.relay import Relay
+    from outbox.observe import LoggingPublisher, MeteredRelay, RelayMetrics
 
     container = container_of(current_app)
+    settings = container.settings
     stop = stop_on_signals()
-    log.info("relay starting batch_size=%d settings=%s", batch_size, container.settings.describe())
-    daemon = Relay(container.engine, container.publisher, batch_size=batch_size)
+    log.info(
+        "relay starting batch_size=%d metrics_port=%d settings=%s",
+        batch_size,
+        settings.relay_metrics_port,
+        settings.describe(),
+    )
+    metrics = RelayMetrics()
+    if settings.relay_metrics_port:
+        metrics.serve(settings.metrics_host, settings.relay_metrics_port)
+    daemon = MeteredRelay(
+        container.engine,
+        lambda: LoggingPublisher(container.publisher()),
+        batch_size=batch_size,
+        on_published=metrics.on_published,
+        on_error=metrics.on_error,
+    )
     daemon.run(stop)
     log.info("relay stopped, published=%d", daemon.published)
 
@@ -62,3 +84,101 @@ def bridge_run() -> None:
     daemon = Bridge(lambda: make_consumer(settings, list(routes)), routes)
     daemon.run(stop)
     log.info("bridge stopped, enqueued=%d", daemon.enqueued)
+
+
+@outbox_cli.command("status")
+@one_line_errors
+def status() -> None:
+    """Show the unpublished events per topic and the age of the oldest."""
+    container = container_of(current_app)
+    with container.engine.connect() as conn:
+        rows = outbox_store.backlog(conn)
+    now = datetime.now(UTC)
+    found = {topic: (count, oldest) for topic, count, oldest in rows}
+    configured = container.settings.topics.all()
+    topics = configured + sorted(set(found) - set(configured))
+    width = max(len(t) for t in [*topics, "TOPIC"])
+    click.echo(f"{'TOPIC':<{width}}  {'UNPUBLISHED':>11}  OLDEST")
+    for topic in topics:
+        count, oldest = found.get(topic, (0, None))
+        click.echo(f"{topic:<{width}}  {count:>11}  {format_age(now, oldest)}")
+    total = sum(count for count, _ in found.values())
+    oldest_all = min((o for _, o in found.values() if o is not None), default=None)
+    click.echo(f"total: {total} unpublished, oldest {format_age(now, oldest_all)}")
+
+
+def format_age(now: datetime, oldest: datetime | None) -> str:
+    """How long ago `oldest` was, e.g. '45s', '3m07s', '2h05m', '4d03h'; '-' for none."""
+    if oldest is None:
+        return "-"
+    seconds = max(0, int((now - oldest).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+@outbox_cli.command("replay")
+@click.option("--payment", "payment_id", metavar="ID", help="Replay this payment's events.")
+@click.option(
+    "--since", metavar="TIME", help="Replay events since this ISO 8601 time (UTC if naive)."
+)
+@click.option("--topic", metavar="NAME", help="Only events of this topic.")
+@click.option("--batch-size", default=100, show_default=True, help="Events per Kafka flush.")
+@click.option(
+    "--timeout", default=10.0, show_default=True, help="Seconds to wait for Kafka to answer."
+)
+@one_line_errors
+def replay(
+    payment_id: str | None, since: str | None, topic: str | None, batch_size: int, timeout: float
+) -> None:
+    """Re-publish already-published events to Kafka with their original ce_id.
+
+    Give exactly one of --payment ID or --since TIME; --topic narrows either.
+    """
+    from outbox import replay as use_case
+
+    container = container_of(current_app)
+    if (payment_id is None) == (since is None):
+        raise UsageProblem("give exactly one of --payment ID or --since TIME")
+    try:
+        payment = use_case.parse_payment_id(payment_id) if payment_id else None
+        moment = use_case.parse_since(since) if since else None
+    except ValueError as err:
+        raise UsageProblem(str(err)) from None
+    known = container.settings.topics.all()
+    if topic is not None and topic not in known:
+        raise UsageProblem(f"unknown topic {topic!r}; one of: {', '.join(known)}")
+    if payment and services.find_payment(container.uow(), UUID(payment)) is None:
+        raise click.ClickException(f"no payment {payment}")
+    messages = use_case.select_events(container.engine, payment, moment, topic)
+    if not messages:
+        click.echo("nothing to replay: no published event matches")
+        return
+    publisher = _replay_publisher(container, timeout)
+    try:
+        with click.progressbar(length=len(messages), label="replaying") as bar:
+            for count in use_case.republish(publisher, messages, batch_size):
+                bar.update(count)
+    finally:
+        publisher.close()
+    click.echo(f"replayed {len(messages)} events")
+
+
+def _replay_publisher(container: Container, timeout: float) -> Any:
+    """The injected publisher (tests), else a Kafka producer that gives up after `timeout`."""
+    if "publisher" in container.extras:
+        return container.extras["publisher"]
+    from payments.adapters.publisher import KafkaPublisher
+
+    return KafkaPublisher(
+        container.settings.kafka_bootstrap_servers,
+        timeout_s=timeout,
+        bootstrap_timeout_ms=int(timeout * 1000),
+    )

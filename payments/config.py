@@ -71,6 +71,9 @@ class Settings:
     db_pool_size: int = 10
     log_format: str = "text"
     log_level: str = "INFO"
+    relay_metrics_port: int = 0
+    worker_metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
 
     def describe(self) -> dict[str, object]:
         """The settings as a dict safe to log: no passwords, keys or credentials in URLs."""
@@ -186,4 +189,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         db_pool_size=_int(env, "DB_POOL_SIZE", 10, minimum=1),
         log_format=log_format,
         log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
+        relay_metrics_port=_int(env, "RELAY_METRICS_PORT", 0),
+        worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0),
+        metrics_host=_str(env, "METRICS_HOST", "127.0.0.1"),
     )

@@ -12,6 +12,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
 from payments import config
+from tasks import observability
 
 DEAD_MESSAGE_TTL_MS = 7 * 24 * 3600 * 1000
 HEARTBEAT_TIMEOUT_MS = 15_000
@@ -45,6 +46,7 @@ def setup_broker() -> dramatiq.Broker:
             heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
             maintenance_chance=20_000,
         )
+        observability.install(broker, settings)
     broker.add_middleware(CurrentMessage())
     dramatiq.set_broker(broker)
     return broker

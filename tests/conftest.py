@@ -40,7 +40,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
     apply_schema(engine)
     yield engine
     engine.dispose()
-    env.drop_database()
+    env.drop_databases()
 
 
 @pytest.fixture

@@ -44,6 +44,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     emails.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    from web import metrics
+
+    metrics.init_app(app)
     app.register_blueprint(payments.bp)
     app.register_blueprint(openapi.bp)
     cli.init_app(app)

@@ -29,9 +29,11 @@ def _first_line(err: BaseException) -> str:
 def init_app(app: Flask) -> None:
     """Register every command group."""
     from outbox.cli import bridge_cli, outbox_cli
+    from web.cli_dlq import dlq_cli
     from web.cli_payments import payments_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(bridge_cli)
+    app.cli.add_command(dlq_cli)
     app.cli.add_command(payments_cli)

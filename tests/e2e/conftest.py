@@ -1,4 +1,8 @@
-"""The e2e stack: the real API, relay, bridge and worker processes, a real SMTP server."""
+"""The e2e stack: the real API, relay, bridge and worker processes, a real SMTP server.
+
+The stack has its own database, Dramatiq namespace and Kafka consumer group, so its
+processes never touch what the integration tests write, and the other way round.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from payments.config import Settings
+from payments.db.engine import apply_schema, make_engine
 from tests.support import env
 from tests.support.kafka import ensure_topics
 from tests.support.procs import Process, wait_http
@@ -22,15 +28,24 @@ class Stack:
     smtp: SmtpServer
     processes: dict[str, Process]
     environ: dict[str, str]
+    engine: Engine
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, engine) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """All four service processes on real PostgreSQL, Redis, Kafka and SMTP."""
     smtp = SmtpServer(env.free_port()).start()
     api_port = env.free_port()
-    environ = env.base_env(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp.port))
-    settings = env.settings()
+    environ = env.base_env(
+        DATABASE_URL=env.create_database("e2e"),
+        DRAMATIQ_NAMESPACE=f"test-{env.SESSION}-e2e",
+        KAFKA_GROUP_ID=f"test-bridge-{env.SESSION}-e2e",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(smtp.port),
+    )
+    settings = env.settings(**environ)
+    engine = make_engine(settings.database_url, pool_size=2)
+    apply_schema(engine)
     ensure_topics(settings)
     log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
     processes = {
@@ -39,11 +54,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, engine) -> Iterator[Stack]: 
     }
     try:
         wait_http(f"http://127.0.0.1:{api_port}/healthz")
-        yield Stack(f"http://127.0.0.1:{api_port}", settings, smtp, processes, environ)
+        yield Stack(f"http://127.0.0.1:{api_port}", settings, smtp, processes, environ, engine)
     finally:
         for process in processes.values():
             process.stop()
         smtp.stop()
+        engine.dispose()
         for process in processes.values():
             print(f"---- {process.name} log (tail) ----")
             print("\n".join(process.output().splitlines()[-20:]))

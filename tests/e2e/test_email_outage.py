@@ -20,7 +20,8 @@ def _sent(engine: Engine, payment_id: str) -> list[str]:
         return [row[0] for row in rows]
 
 
-def test_smtp_down_then_up_delivers_the_email_once(stack, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+def test_smtp_down_then_up_delivers_the_email_once(stack) -> None:  # type: ignore[no-untyped-def]
+    engine: Engine = stack.engine
     email = f"fan-{uuid.uuid4().hex[:10]}@example.com"
     worker = stack.processes["worker"]
     stack.smtp.stop()

@@ -28,22 +28,29 @@ def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@cache
-def database_url() -> str:
-    """A fresh database for this session (created on first use, see `drop_database`)."""
-    name = f"test_{SESSION}"
+_created: list[str] = []
+
+
+def create_database(label: str) -> str:
+    """A fresh, empty database for this session, dropped by `drop_databases`; its URL."""
+    name = f"test_{SESSION}_{label}"
     with psycopg.connect(_libpq(server_url()), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    _created.append(name)
     return make_url(server_url()).set(database=name).render_as_string(hide_password=False)
 
 
-def drop_database() -> None:
-    """Drop the session's database if it was created."""
-    if database_url.cache_info().currsize == 0:
-        return
-    name = make_url(database_url()).database
+@cache
+def database_url() -> str:
+    """The session's main database (created on first use)."""
+    return create_database("main")
+
+
+def drop_databases() -> None:
+    """Drop every database this session created."""
     with psycopg.connect(_libpq(server_url()), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        while _created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{_created.pop()}" WITH (FORCE)')
 
 
 def base_env(**overrides: str) -> dict[str, str]:

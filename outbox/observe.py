@@ -1,0 +1,107 @@
+"""What the relay tells operators: one log line per published event, and Prometheus counters.
+
+The counters live in the relay process; with RELAY_METRICS_PORT set, the relay serves them
+at http://METRICS_HOST:RELAY_METRICS_PORT/metrics (Prometheus text format).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+from outbox.relay import Relay
+from payments.messages import OutboxMessage
+
+log = logging.getLogger("payments.relay")
+
+
+class RelayMetrics:
+    """Events published and failed relay attempts, in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.published = Counter(
+            "outbox_relay_published",
+            "Outbox events the relay published to Kafka and marked published.",
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "outbox_relay_errors",
+            "Relay attempts that failed (Kafka or PostgreSQL), each followed by a backoff.",
+            ["error"],
+            registry=self.registry,
+        )
+
+    def on_published(self, count: int) -> None:
+        """The relay's `on_published` hook."""
+        self.published.inc(count)
+
+    def on_error(self, err: BaseException) -> None:
+        """The relay's `on_error` hook."""
+        self.errors.labels(type(err).__name__).inc()
+
+    def serve(self, host: str, port: int) -> bool:
+        """Serve /metrics on host:port in a background thread; False (logged) if it cannot."""
+        try:
+            start_http_server(port, addr=host, registry=self.registry)
+        except OSError as err:
+            log.warning("relay metrics not served on %s:%d: %s", host, port, err.strerror or err)
+            return False
+        log.info("relay metrics on http://%s:%d/metrics", host, port)
+        return True
+
+
+class LoggingPublisher:
+    """Wraps a publisher: logs one line per event once Kafka acknowledged it."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Publish through the wrapped publisher, then log each event with its ids."""
+        try:
+            self.inner.publish(messages)
+        except Exception as err:  # a partial failure may name the acknowledged messages
+            self._log([messages[i] for i in getattr(err, "acked", ())])
+            raise
+        self._log(messages)
+
+    @staticmethod
+    def _log(messages: Sequence[OutboxMessage]) -> None:
+        for m in messages:
+            log.info(
+                "published %s to %s",
+                m.event_type,
+                m.topic,
+                extra={"payment_id": m.key, "ce_id": str(m.event_id), "topic": m.topic},
+            )
+
+    def close(self) -> None:
+        """Close the wrapped publisher."""
+        self.inner.close()
+
+
+class MeteredRelay(Relay):
+    """A relay that reports every failed attempt (LISTEN, claim, publish, mark) to `on_error`."""
+
+    def __init__(self, *args: Any, on_error: Callable[[BaseException], None], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.on_error = on_error
+
+    def run_once(self) -> int:
+        """Relay.run_once, counting its failure."""
+        try:
+            return super().run_once()
+        except Exception as err:
+            self.on_error(err)
+            raise
+
+    def _listen(self) -> Any:
+        try:
+            return super()._listen()
+        except Exception as err:
+            self.on_error(err)
+            raise

@@ -1,0 +1,169 @@
+"""GET /metrics: Prometheus text format.
+
+HTTP requests are counted by route (the URL rule, never the raw path) and status as they
+happen. Payments by status and the outbox backlog are read from PostgreSQL at scrape time,
+with a short statement timeout so that a slow database cannot hang the scrape.
+
+Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (an empty directory, before
+the workers start) so that every worker's request counts are summed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func, select, text
+
+from payments.config import Topics
+from payments.db import outbox_store
+from payments.db.tables import payments
+from payments.domain.model import Status
+
+log = logging.getLogger("payments.metrics")
+bp = Blueprint("metrics", __name__)
+
+UNMATCHED_ROUTE = "<unmatched>"
+SCRAPE_STATEMENT_TIMEOUT_MS = 2000
+
+
+class DatabaseCollector(Collector):
+    """Payments by status and the outbox backlog per topic, queried at each scrape."""
+
+    def __init__(self, engine: Engine, topics: Topics):
+        self.engine, self.topics = engine, topics
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the gauges; `payments_database_up` is 0 (and nothing else) if the query fails."""
+        up = GaugeMetricFamily(
+            "payments_database_up", "1 when the scrape could query PostgreSQL, else 0."
+        )
+        try:
+            by_status, backlog = self._query()
+        except Exception as err:  # a scrape must answer even with the database down
+            log.warning("metrics query failed: %s", type(err).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield _by_status(by_status)
+        yield from _backlog(backlog, self.topics)
+
+    def _query(self) -> tuple[dict[str, int], list[tuple[str, int, datetime | None]]]:
+        with self.engine.begin() as conn:
+            conn.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_STATEMENT_TIMEOUT_MS}"))
+            rows = conn.execute(select(payments.c.status, func.count()).group_by(payments.c.status))
+            by_status = {status: count for status, count in rows}
+            return by_status, outbox_store.backlog(conn)
+
+
+def _by_status(counts: dict[str, int]) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily("payments_by_status", "Payments in each status.", labels=["status"])
+    for status in Status:
+        gauge.add_metric([status.value], counts.get(status.value, 0))
+    return gauge
+
+
+def _backlog(
+    rows: list[tuple[str, int, datetime | None]], topics: Topics
+) -> Iterator[GaugeMetricFamily]:
+    count = GaugeMetricFamily(
+        "outbox_unpublished_events",
+        "Outbox events not yet published to Kafka, per topic.",
+        labels=["topic"],
+    )
+    age = GaugeMetricFamily(
+        "outbox_oldest_unpublished_age_seconds",
+        "Age of the oldest unpublished outbox event, per topic (0 when none waits).",
+        labels=["topic"],
+    )
+    now = datetime.now(UTC)
+    found = {topic: (n, oldest) for topic, n, oldest in rows}
+    for topic in sorted(set(topics.all()) | set(found)):
+        n, oldest = found.get(topic, (0, None))
+        count.add_metric([topic], n)
+        age.add_metric([topic], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+    yield count
+    yield age
+
+
+class HttpMetrics:
+    """Request counts and durations by method, route and status."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.requests = Counter(
+            "http_requests",
+            "HTTP requests handled, by method, route (URL rule) and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "http_request_duration_seconds",
+            "Time spent handling HTTP requests, by method and route.",
+            ["method", "route"],
+            registry=registry,
+        )
+
+    def observe(self, response: Response) -> Response:
+        """Count the finished request (an after_request hook)."""
+        route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
+        self.requests.labels(request.method, route, str(response.status_code)).inc()
+        started = g.get("metrics_started")
+        if started is not None:
+            self.duration.labels(request.method, route).observe(time.perf_counter() - started)
+        return response
+
+
+def _scrape_registry() -> CollectorRegistry:
+    """This app's registry, or, in multi-process mode, every process's counters plus the DB."""
+    state = current_app.extensions["payments.metrics"]
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return state["registry"]
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    registry.register(state["database"])
+    return registry
+
+
+@bp.get("/metrics")
+def metrics() -> Any:
+    """Prometheus text exposition of this service's metrics."""
+    return Response(
+        generate_latest(_scrape_registry()), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's registry, count every request and serve GET /metrics."""
+    from web import container_of
+
+    container = container_of(app)
+    registry = CollectorRegistry()
+    database = DatabaseCollector(container.engine, container.settings.topics)
+    registry.register(database)
+    http = HttpMetrics(registry)
+    app.extensions["payments.metrics"] = {"registry": registry, "database": database}
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    app.after_request(http.observe)
+    app.register_blueprint(bp)
