@@ -138,9 +138,10 @@ def format_age(now: datetime, oldest: datetime | None) -> str:
 def replay(
     payment_id: str | None, since: str | None, topic: str | None, batch_size: int, timeout: float
 ) -> None:
-    """Re-publish already-published events to Kafka with their original ce_id.
+    """Re-publish events with their original ce_id.
 
-    Give exactly one of --payment ID or --since TIME; --topic narrows either.
+    Already-published events go to Kafka again, unchanged. Give exactly one of --payment ID
+    or --since TIME (ISO 8601; naive means UTC); --topic narrows either.
     """
     from outbox import replay as use_case
 

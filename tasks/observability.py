@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import multiprocessing
+import sys
 from typing import Any
 
 import dramatiq
@@ -31,10 +33,16 @@ def install(broker: dramatiq.Broker, settings: Settings) -> None:
     configure(settings)
     broker.add_middleware(RecordFailure())
     broker.add_middleware(LogEnqueue())
-    if settings.worker_metrics_port:
+    if settings.worker_metrics_port and in_dramatiq_worker():
         from tasks.worker_metrics import worker_metrics
 
         broker.add_middleware(worker_metrics(settings))
+
+
+def in_dramatiq_worker() -> bool:
+    """Whether this is a process forked by the `dramatiq` command (not the bridge or the API,
+    which set the broker up too, to enqueue)."""
+    return "dramatiq.cli" in sys.modules and multiprocessing.parent_process() is not None
 
 
 def named_ids(broker: dramatiq.Broker, message: Any) -> dict[str, str]:

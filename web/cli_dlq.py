@@ -49,7 +49,11 @@ def dlq_list() -> None:
 @click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
 @one_line_errors
 def dlq_retry(ids: tuple[str, ...], retry_all: bool) -> None:
-    """Enqueue dead letters again on their queue (by message ID, or --all) and remove them."""
+    """Re-enqueue dead letters and remove them.
+
+    Each message (by ID, or every one with --all) goes back to its own queue with a fresh
+    retry budget.
+    """
     if bool(ids) == retry_all:
         raise UsageProblem("give message IDs or --all (not both)")
     store = _dead_letters()
