@@ -1,0 +1,81 @@
+"""API phase: POST /payments under gunicorn with concurrent clients, beside raw PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from bench import loadgen, profiler, raw_pg, wrk
+from bench.payloads import payment_body, post_request
+from bench.procs import Service, api_argv, wait_ready
+from bench.settings import BenchSettings
+from bench.stack import BenchStack
+from tests.support.env import free_port
+
+log = logging.getLogger("bench")
+
+
+def _load(port: int, connections: int, seconds: int, stack: BenchStack) -> dict[str, Any]:
+    """Closed-loop POSTs with wrk (or the asyncio generator when wrk is not installed)."""
+    body = payment_body()
+    if wrk.available():
+        return wrk.run(f"http://127.0.0.1:{port}/payments", body, connections, seconds,
+                       stack.log_dir)  # fmt: skip
+    log.info("wrk not installed (apt-get install wrk): using the Python load generator")
+    request = post_request("127.0.0.1", port, body)
+    samples = loadgen.closed_loop("127.0.0.1", port, connections, seconds, lambda i: (request, ""))
+    ok = [s for s in samples if s.status == 201]
+    latencies = sorted(s.latency for s in ok) or [0.0]
+    return {
+        "tool": "python",
+        "requests": len(samples),
+        "ok": len(ok),
+        "failed": len(samples) - len(ok),
+        "seconds": seconds,
+        "per_s": len(ok) / seconds,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+        "connections": connections,
+    }
+
+
+def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
+    """Raw PostgreSQL commits/s, then the API's 201s/s, same rows, same concurrency."""
+    settings = stack.settings("api")
+    raw = raw_pg.commit_rate(
+        settings.database_url, settings.topics.payment_created, bench.api_connections,
+        bench.api_seconds,
+    )  # fmt: skip
+    log.info("raw PostgreSQL: %.0f commits/s", raw["per_s"])
+    port = free_port()
+    env = stack.env("api", WEB_CONCURRENCY=str(bench.api_workers),
+                    GUNICORN_THREADS=str(bench.api_threads))  # fmt: skip
+    api = Service("api", api_argv(port), env, stack.log_dir).start()
+    try:
+        wait_ready(api, f"http://127.0.0.1:{port}/healthz")
+        _load(port, bench.api_connections, 3, stack)  # warm-up: pools, caches, code paths
+        profile = (
+            profiler.Profile("api", api.pid, bench.api_seconds - 2, stack.log_dir)
+            if bench.profile and profiler.available()
+            else None
+        )
+        load = _load(port, bench.api_connections, bench.api_seconds, stack)
+        log.info("API: %.0f req/s (%s failed)", load["per_s"], load["failed"])
+        hot = profile.finish() if profile else None
+        time.sleep(0.5)
+    finally:
+        api.stop()
+    result = {
+        "api": load,
+        "raw_pg": raw,
+        "ratio": load["per_s"] / raw["per_s"] if raw["per_s"] else 0.0,
+        "workers": bench.api_workers,
+        "threads": bench.api_threads,
+        "memory": [m.__dict__ for m in api.memory],
+    }
+    if hot:
+        result["profile"] = hot
+    (stack.log_dir / "api.json").write_text(json.dumps(result, indent=2, default=str))
+    return result

@@ -1,0 +1,253 @@
+"""End-to-end phase: offered loads through API, relay, Kafka, bridge, Dramatiq and SMTP.
+
+Every payment has its own e-mail address; its latency runs from the moment the load
+generator started the POST to the moment the SMTP server received the e-mail. A step offers
+`rate` payments/s for `seconds` (an open loop: late answers do not slow the offer), then
+waits up to `drain_seconds` for the stragglers. Settled/s is the step's e-mails divided by
+the time from its first POST to its last e-mail; a rate is sustained when at least 99% of
+its payments were accepted and e-mailed and settled/s kept up with at least 95% of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from bench import breakdown, cpu, loadgen, profiler
+from bench.payloads import EMAIL_DOMAIN, payment_body, post_request
+from bench.procs import BRIDGE_ARGV, RELAY_ARGV, Service, api_argv, wait_ready, worker_argv
+from bench.settings import BenchSettings
+from bench.stack import BenchStack
+from bench.stats import summary_ms
+from tests.support.env import free_port
+
+log = logging.getLogger("bench")
+SUSTAIN_ACCEPTED = 0.99
+SUSTAIN_PACE = 0.95
+
+
+@dataclass
+class Pipeline:
+    """The running processes and the SMTP server's receipt log."""
+
+    port: int
+    services: dict[str, Service]
+    mail_log: Path
+    database: str
+    engine: Engine
+    receipts: dict[str, float] = field(default_factory=dict)
+    _offset: int = 0
+
+    def read_receipts(self) -> dict[str, float]:
+        """Recipient -> receipt time, reading what the SMTP server appended since last time."""
+        with open(self.mail_log, "rb") as f:
+            f.seek(self._offset)
+            chunk = f.read()
+        end = chunk.rfind(b"\n") + 1
+        self._offset += end
+        for line in chunk[:end].decode().splitlines():
+            stamp, _, rcpt = line.partition(" ")
+            self.receipts.setdefault(rcpt, float(stamp))
+        return self.receipts
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each service, the run's PostgreSQL backends and the brokers."""
+        groups = {n: s.pid for n, s in self.services.items() if n != "smtp" and s.alive()}
+        return cpu.snapshot(groups, self.database)
+
+    def stop(self) -> None:
+        """Stop every process (each records its peak memory first)."""
+        for service in self.services.values():
+            service.stop()
+
+    def check_alive(self) -> None:
+        """Fail with the log's tail if a process died."""
+        for service in self.services.values():
+            if not service.alive():
+                raise RuntimeError(f"{service.name} exited:\n{service.tail()}")
+
+
+def start(stack: BenchStack, bench: BenchSettings, phase: str) -> Pipeline:
+    """Start the SMTP server, the API, the relay, the bridge and the workers for one step.
+
+    Each step has its own topics, consumer group and Dramatiq namespace (`phase`), so the
+    backlog an overloaded step leaves behind never slows the next one.
+    """
+    stack.create_topics(phase)
+    smtp_port, api_port = free_port(), free_port()
+    log_dir = stack.log_dir / phase
+    log_dir.mkdir(parents=True, exist_ok=True)
+    mail_log = log_dir / "mail-receipts.txt"
+    mail_log.write_text("")
+    env = stack.env(
+        phase,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(smtp_port),
+        GATEWAY_LATENCY_MS="0",
+        WEB_CONCURRENCY=str(bench.api_workers),
+        GUNICORN_THREADS=str(bench.api_threads),
+        **bench.extra_env,
+    )
+    smtp_argv = [sys.executable, "-m", "bench.smtp_sink", "--port", str(smtp_port),
+                 "--out", str(mail_log)]  # fmt: skip
+    workers = worker_argv(bench.worker_processes, bench.worker_threads)
+    services = {
+        "smtp": Service("smtp", smtp_argv, env, log_dir),
+        "api": Service("api", api_argv(api_port), env, log_dir),
+        "relay": Service("relay", RELAY_ARGV, env, log_dir),
+        "bridge": Service("bridge", BRIDGE_ARGV, env, log_dir),
+        "worker": Service("worker", workers, env, log_dir),
+    }
+    for service in services.values():
+        service.start()
+    database = make_url(env["DATABASE_URL"]).database or ""
+    pipeline = Pipeline(api_port, services, mail_log, database, stack.engine)
+    try:
+        wait_ready(services["api"], f"http://127.0.0.1:{api_port}/healthz")
+        warm_up(pipeline, phase)
+    except BaseException:
+        pipeline.stop()
+        raise
+    return pipeline
+
+
+def warm_up(pipeline: Pipeline, phase: str, timeout: float = 90) -> None:
+    """A few payments through the whole pipeline: the bridge joined its group, pools are open."""
+    result = step(pipeline, rate=5, seconds=1, drain_seconds=timeout, tag=f"warmup-{phase}")
+    if result["emailed"] < result["accepted"] or not result["accepted"]:
+        raise RuntimeError(f"warm-up payments did not reach SMTP: {result}")
+
+
+def _request(port: int, tag: str):  # type: ignore[no-untyped-def]
+    def make(i: int) -> tuple[bytes, str]:
+        email = f"{tag}-{i}@{EMAIL_DOMAIN}"
+        return post_request("127.0.0.1", port, payment_body(email)), email
+
+    return make
+
+
+def step(
+    pipeline: Pipeline, rate: int, seconds: int, drain_seconds: int, tag: str
+) -> dict[str, Any]:
+    """Offer `rate` payments/s for `seconds`; latency POST -> e-mail and settled/s."""
+    load, cpu_before = cpu.load_average(), pipeline.cpu()
+    samples = loadgen.open_loop("127.0.0.1", pipeline.port, rate, seconds,
+                                _request(pipeline.port, tag))  # fmt: skip
+    accepted = {s.tag: s for s in samples if s.status == 201}
+    deadline = time.monotonic() + drain_seconds
+    while time.monotonic() < deadline:
+        receipts = pipeline.read_receipts()
+        if all(t in receipts for t in accepted):
+            break
+        pipeline.check_alive()
+        time.sleep(0.2)
+    receipts = pipeline.read_receipts()
+    cpu_ms = cpu.per_item_ms(cpu_before, pipeline.cpu(), len(accepted))
+    latencies = [
+        receipts[t] - s.started if t in receipts else math.inf for t, s in accepted.items()
+    ]
+    emailed = [t for t in accepted if t in receipts]
+    first = min((s.started for s in samples), default=0.0)
+    last = max((receipts[t] for t in emailed), default=first)
+    settled = len(emailed) / (last - first) if last > first else 0.0
+    offered = len(samples)
+    sustained = (
+        offered > 0
+        and len(emailed) >= SUSTAIN_ACCEPTED * offered
+        and settled >= SUSTAIN_PACE * rate
+    )
+    post_ms = summary_ms([s.latency for s in samples if s.status == 201])
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "offered": offered,
+        "accepted": len(accepted),
+        "emailed": len(emailed),
+        "settled_per_s": round(settled, 1),
+        "sustained": sustained,
+        "latency": summary_ms(latencies),
+        "post_latency": post_ms,
+        "cpu_ms_per_payment": cpu_ms,
+        "hops": breakdown.hops(pipeline.engine, f"{tag}-%"),
+        "load_average_before": load,
+        "tag": tag,
+    }
+
+
+def _profiles(pipeline: Pipeline, seconds: int, log_dir: Path) -> list[profiler.Profile]:
+    return [
+        profiler.Profile(name, pipeline.services[name].pid, seconds, log_dir)
+        for name in ("api", "relay", "bridge", "worker")
+    ]
+
+
+def measure(stack: BenchStack, bench: BenchSettings, rate: int, tag: str) -> dict[str, Any]:
+    """One step on a fresh pipeline: offer `rate`/s, drain, record memory and (maybe) profiles."""
+    pipeline = start(stack, bench, tag)
+    try:
+        profiles = (
+            _profiles(pipeline, bench.e2e_seconds, stack.log_dir / tag)
+            if bench.profile and profiler.available() and rate == bench.profile_rate
+            else []
+        )
+        result = step(pipeline, rate, bench.e2e_seconds, bench.drain_seconds, tag)
+        if profiles:
+            result["profile"] = {p.name: p.finish() for p in profiles}
+        for service in pipeline.services.values():
+            service.sample_memory()
+    finally:
+        pipeline.stop()
+    result["memory"] = {
+        name: [m.__dict__ for m in service.memory] for name, service in pipeline.services.items()
+    }
+    log.info("e2e %d/s: %s", rate, _line(result))
+    return result
+
+
+def next_rate(tried: dict[int, bool], bench: BenchSettings) -> int | None:
+    """The next rate of the search: the sustain start first, then bisect (10/s resolution)."""
+    if bench.sustain_start not in tried:
+        return bench.sustain_start
+    best = max((r for r, ok in tried.items() if ok), default=0)
+    failed = min((r for r, ok in tried.items() if not ok and r > best), default=None)
+    midpoint = (best + failed) // 2 // 10 * 10 if failed is not None else None
+    candidate = best + bench.sustain_step if midpoint is None else midpoint
+    return candidate if candidate not in tried and candidate > best else None
+
+
+def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
+    """The fixed loads, then a search for the highest sustained rate."""
+    steps = [measure(stack, bench, rate, f"e2e-{rate}") for rate in bench.e2e_rates]
+    tried = {s["rate"]: s["sustained"] for s in steps}
+    for _ in range(bench.sustain_tries):
+        rate = next_rate(tried, bench)
+        if rate is None:
+            break
+        steps.append(measure(stack, bench, rate, f"sustain-{rate}"))
+        tried[rate] = steps[-1]["sustained"]
+    return {
+        "steps": steps,
+        "highest_sustained": max((r for r, ok in tried.items() if ok), default=0),
+        "workers": {
+            "api": bench.api_workers,
+            "dramatiq_processes": bench.worker_processes,
+            "dramatiq_threads": bench.worker_threads,
+        },
+    }
+
+
+def _line(s: dict[str, Any]) -> str:
+    lat = s["latency"]
+    return (
+        f"{s['emailed']}/{s['offered']} e-mailed, settled {s['settled_per_s']}/s, "
+        f"p50 {lat['p50_ms']} p95 {lat['p95_ms']} p99 {lat['p99_ms']} ms, "
+        f"sustained={s['sustained']}"
+    )

@@ -1,0 +1,151 @@
+"""The results: `bench/results.json` (everything) and `bench/results.md` (the tables)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+TARGETS = {"api_ratio": 0.5, "relay_ratio": 0.8, "p99_ms_at_100": 500.0, "sustained": 300}
+
+
+def _ms(value: float) -> str:
+    return "unfinished" if math.isinf(value) or math.isnan(value) else f"{value:.0f}"
+
+
+def _mark(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def targets(results: dict[str, Any]) -> list[list[str]]:
+    """Rows: measure, result, same-run reference, ratio, target, verdict."""
+    rows = []
+    if "api" in results:
+        a = results["api"]
+        rows.append([
+            "API POST /payments (gunicorn)",
+            f"{a['api']['per_s']:.0f} req/s (p50 {a['api']['p50_ms']:.0f} ms, "
+            f"p99 {a['api']['p99_ms']:.0f} ms, {a['api']['connections']} clients)",
+            f"raw PostgreSQL {a['raw_pg']['per_s']:.0f} commits/s",
+            f"{a['ratio']:.2f}",
+            f">= {TARGETS['api_ratio']}",
+            _mark(a["ratio"] >= TARGETS["api_ratio"]),
+        ])  # fmt: skip
+    if "relay" in results:
+        r = results["relay"]
+        rows.append([
+            f"Relay, {r['relay']['events']} row backlog",
+            f"{r['relay']['per_s']:.0f} events/s",
+            f"raw kafka-python producer {r['raw_producer']['per_s']:.0f} msg/s",
+            f"{r['ratio']:.2f}",
+            f">= {TARGETS['relay_ratio']}",
+            _mark(r["ratio"] >= TARGETS["relay_ratio"]),
+        ])  # fmt: skip
+    if "e2e" in results:
+        e = results["e2e"]
+        for s in e["steps"]:
+            lat = s["latency"]
+            target, verdict = "", ""
+            if s["rate"] == 100 and s["tag"].startswith("e2e"):
+                target = f"p99 <= {TARGETS['p99_ms_at_100']:.0f} ms"
+                verdict = _mark(lat["p99_ms"] <= TARGETS["p99_ms_at_100"])
+            rows.append([
+                f"E2E offered {s['rate']}/s x {s['seconds']} s",
+                f"settled {s['settled_per_s']:.0f}/s ({s['emailed']}/{s['offered']} e-mailed); "
+                f"POST->e-mail p50 {_ms(lat['p50_ms'])} / p95 {_ms(lat['p95_ms'])} / "
+                f"p99 {_ms(lat['p99_ms'])} ms",
+                "", "", target, verdict or ("sustained" if s["sustained"] else "not sustained"),
+            ])  # fmt: skip
+        rows.append(
+            [
+                "E2E highest sustained rate",
+                f"{e['highest_sustained']} payments/s",
+                "",
+                "",
+                f">= {TARGETS['sustained']}/s for 30 s",
+                _mark(e["highest_sustained"] >= TARGETS["sustained"]),
+            ]
+        )
+    return rows
+
+
+def memory_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Rows: phase, process, count, peak RSS (max of one, and sum) in MiB."""
+    rows = []
+
+    def add(phase: str, name: str, procs: list[dict[str, Any]]) -> None:
+        leaders = [p for p in procs if not any(q["pid"] == p["ppid"] for q in procs)]
+        children = [p for p in procs if p not in leaders]
+        for label, group in ((name, leaders), (f"{name} (forked workers)", children)):
+            if group:
+                peaks = [p["peak_mib"] for p in group]
+                rows.append([phase, label, str(len(group)), f"{max(peaks):.0f}",
+                             f"{sum(peaks):.0f}"])  # fmt: skip
+
+    if "api" in results:
+        add("api", "gunicorn", results["api"]["memory"])
+    if "relay" in results:
+        add("relay", "relay", results["relay"]["memory"])
+    if "e2e" in results:
+        steps = results["e2e"]["steps"]
+        peak = max(steps, key=lambda s: s["rate"], default=None)
+        for name, procs in (peak or {}).get("memory", {}).items():
+            label = {"api": "gunicorn", "worker": "dramatiq", "smtp": "SMTP server (bench)"}
+            add(f"e2e {peak['rate']}/s", label.get(name, name), procs)
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The tables of a run, with how and where it ran."""
+    meta = results["meta"]
+    parts = [
+        "# Benchmark results",
+        "",
+        f"`{meta['command']}` on {meta['cpus']} cores, {meta['memory_gib']} GiB; commit "
+        f"{meta['commit']}; {meta['started']}; {meta['wall_seconds']:.0f} s in all. "
+        f"Load average before {meta['load_before']}, after {meta['load_after']}.",
+        "",
+        _table(
+            ["measure", "result", "same-run reference", "ratio", "target", "verdict"],
+            targets(results),
+        ),  # fmt: skip
+        "",
+        "## Peak memory (RSS)",
+        "",
+        _table(
+            ["phase", "process", "count", "peak MiB (max)", "peak MiB (sum)"], memory_rows(results)
+        ),  # fmt: skip
+    ]
+    if "e2e" in results:
+        steps = results["e2e"]["steps"]
+        names = sorted({k for s in steps for k in s["cpu_ms_per_payment"]} - {"total"})
+        names.append("total")
+        rows = [
+            [f"{s['rate']}/s"] + [f"{s['cpu_ms_per_payment'].get(n, 0):.1f}" for n in names]
+            for s in steps
+        ]
+        parts += ["", "## CPU milliseconds per payment (redis and kafka broker are shared)", "",
+                  _table(["offered"] + names, rows)]  # fmt: skip
+        at_100 = next((s for s in steps if s["rate"] == 100), steps[0] if steps else None)
+        if at_100:
+            rows = [[h["hop"], _ms(h["p50_ms"]), _ms(h["p95_ms"]), _ms(h["p99_ms"])]
+                    for h in at_100["hops"]]  # fmt: skip
+            parts += ["", f"## Where the time goes at {at_100['rate']}/s, hop by hop", "",
+                      _table(["hop", "p50 ms", "p95 ms", "p99 ms"], rows)]  # fmt: skip
+    return "\n".join(parts) + "\n"
+
+
+def write(results: dict[str, Any], directory: Path = HERE) -> str:
+    """Write results.json and results.md; return the markdown."""
+    (directory / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    text = markdown(results)
+    (directory / "results.md").write_text(text)
+    return text

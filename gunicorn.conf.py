@@ -1,0 +1,30 @@
+"""Gunicorn settings for `gunicorn 'web:create_app()'`, read from the environment.
+
+- `WEB_CONCURRENCY`: worker processes (default: 2 per core, at least 2).
+- `GUNICORN_THREADS`: threads per worker; above 1 the `gthread` worker class is used
+  (keep-alive connections), else the `sync` one.
+- `GUNICORN_TIMEOUT`: seconds before a silent worker is restarted (default 30).
+
+Command-line options (`-b`, `--workers`...) still override these.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+workers = _int("WEB_CONCURRENCY", max(2, 2 * (os.cpu_count() or 1)))
+threads = _int("GUNICORN_THREADS", 1)
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = 20
+keepalive = 5
+# Requests are short and the workers hold pooled database connections: recycling a worker
+# every few hundred thousand requests bounds slow leaks without costing throughput.
+max_requests = 200_000
+max_requests_jitter = 20_000
