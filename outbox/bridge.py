@@ -123,6 +123,7 @@ def make_consumer(settings: Settings, topics: list[str]) -> KafkaConsumer:
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,
         max_poll_records=500,
+        bootstrap_timeout_ms=10_000,  # a broker that is down fails the constructor this soon
     )
     consumer.subscribe(topics, listener=LogRebalance())
     return consumer

@@ -91,12 +91,13 @@ class Relay:
         Raises when a message was not acknowledged, after marking those that were.
         """
         failure: PublishFailed | None = None
+        publisher = self._get_publisher()  # connect before holding any row lock
         with self.engine.begin() as conn:
             claimed = self.store.claim(conn, self.batch_size)
             if not claimed:
                 return 0
             try:
-                self._get_publisher().publish([message for _, message in claimed])
+                publisher.publish([message for _, message in claimed])
                 acked = [row_id for row_id, _ in claimed]
             except PublishFailed as err:
                 acked = [claimed[i][0] for i in err.acked]

@@ -29,11 +29,12 @@ def setup_broker() -> dramatiq.Broker:
             sys.exit(f"configuration error: {err}")
         broker = RedisBroker(
             # The client is built here: RedisBroker(url=...) would ignore the socket options.
-            # Timeouts make a Redis that stopped answering an error (the bridge rewinds and
-            # backs off, consumers reconnect) instead of a hang.
+            # Timeouts make a Redis that stopped answering an error within seconds (the bridge
+            # rewinds and backs off, consumers reconnect) instead of a hang; every command the
+            # broker sends is a short script, so 5 s is far above a healthy answer.
             client=redis.Redis.from_url(
                 settings.redis_url,
-                socket_timeout=10,
+                socket_timeout=5,
                 socket_connect_timeout=5,
                 health_check_interval=30,
             ),

@@ -7,6 +7,7 @@ one line on stderr when the database or Redis failed or an id is unknown, 2 for 
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -97,9 +98,7 @@ def _plan(payment_ids: list[uuid.UUID], stuck_for: float | None, limit: int) -> 
 def _enqueue(redrives: list[Redrive]) -> Counter[Step]:
     done: Counter[Step] = Counter()
     send = senders()
-    with click.progressbar(
-        redrives, label="Re-driving", file=click.get_text_stream("stderr")
-    ) as bar:
+    with click.progressbar(redrives, label="Re-driving", file=sys.stderr) as bar:
         for redrive in bar:
             try:
                 send[redrive.step](str(redrive.target))

@@ -39,6 +39,8 @@ class KafkaPublisher:
             request_timeout_ms=int(timeout_s * 1000),
             delivery_timeout_ms=int(timeout_s * 1000) + 1000,
             max_block_ms=int(timeout_s * 1000),
+            # A broker that is down fails the constructor within this (default 30 s).
+            bootstrap_timeout_ms=int(min(timeout_s, 10.0) * 1000),
             client_id="payments-relay",
             **config,
         )

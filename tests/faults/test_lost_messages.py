@@ -1,0 +1,72 @@
+"""Redis restarted without persistence mid-run: queued messages are gone for good.
+
+The worker is killed first so that messages pile up in Redis, then Redis is killed and
+started empty. Kafka offsets were already committed for those messages, so nothing in the
+pipeline will ever deliver them again: the payments stop. `flask payments reprocess
+--stuck-for 5s` (contract section 8) re-drives each from its current step.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Callable
+
+from tests.support.faults import Stage
+from tests.support.load import Load
+from tests.support.private import PrivateServices
+from tests.support.procs import BIN, ROOT
+from tests.support.tally import Row, failures
+
+PAYMENTS = 100
+POST_SECONDS = 12.0
+WORKER_DOWN_AT_S = 3.0
+REDIS_WIPED_AT_S = 8.0
+
+
+def test_messages_lost_with_redis_are_recovered_by_reprocess(
+    stage_for: Callable[..., Stage], services: PrivateServices, report: Callable[[Row], None]
+) -> None:
+    stage = stage_for("redis wiped + reprocess")
+    stage.start_all()
+    started = time.monotonic()
+    load = Load(stage.base_url, PAYMENTS, POST_SECONDS, "lost")
+    poster = load.start()
+    time.sleep(WORKER_DOWN_AT_S)
+    stage.kill("worker")
+    time.sleep(REDIS_WIPED_AT_S - WORKER_DOWN_AT_S)
+    queued_when_wiped = stage.queued_messages()
+    services.redis.kill()
+    services.redis.start()  # empty: started without persistence
+    stage.start("worker")
+    poster.join()
+
+    stalled = stage.wait_stalled(quiet_s=6.0)
+    accepted = load.accepted
+    stuck = len(accepted) - stage.finished(accepted)
+    sweep = subprocess.run(
+        [str(BIN / "flask"), "payments", "reprocess", "--stuck-for", "5s"],
+        cwd=ROOT,
+        env=stage.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    settled = stage.wait_settled(accepted)
+    summary = sweep.stdout.strip().splitlines()[-1:] or [sweep.stderr.strip()]
+    redriven = re.search(r"re-drove (\d+)", sweep.stdout)
+    row = stage.conclude(
+        load,
+        started,
+        queued_when_wiped=queued_when_wiped,
+        stuck_before_sweep=stuck,
+        reprocess=summary[0],
+    )
+    report(row)
+    assert stalled, "the pipeline never came to rest after the wipe"
+    assert sweep.returncode == 0, sweep.stderr
+    assert queued_when_wiped > 0 and stuck > 0, "no message was lost: the scenario proved nothing"
+    assert redriven is not None and int(redriven.group(1)) >= stuck
+    assert settled, f"not settled in time: {row}"
+    assert failures(row, PAYMENTS) == []

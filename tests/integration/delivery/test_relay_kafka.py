@@ -1,0 +1,152 @@
+"""The relay on real PostgreSQL and Kafka: batches, order per payment, nothing marked unacked."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from kafka.admin import KafkaAdminClient, NewTopic
+from sqlalchemy import Engine, text
+
+from devstack.embedded import Launch, start_kafka
+from devstack.procs import free_port
+from devstack.settings import HostPort
+from outbox import backoff
+from outbox.relay import Relay
+from payments.adapters.publisher import KafkaPublisher
+from payments.config import Settings
+from payments.db import outbox_store
+from payments.messages import OutboxMessage
+from tests.support.delivery import new_topic, read_topic
+from tests.support.private import Service
+
+
+def write_events(engine: Engine, topic: str, keys: list[str], per_key: int) -> None:
+    """`per_key` events for each key, interleaved (k1#1, k2#1, ..., k1#2, ...), each its own tx."""
+    for seq in range(per_key):
+        for key in keys:
+            message = OutboxMessage(
+                uuid.uuid4(),
+                topic,
+                "test.event",
+                key,
+                {"payment_id": key, "seq": seq},
+                datetime.now(UTC),
+            )
+            with engine.begin() as conn:
+                outbox_store.write(conn, [message])
+
+
+def unpublished(engine: Engine, topic: str) -> int:
+    with engine.connect() as conn:
+        query = "SELECT count(*) FROM outbox WHERE topic = :t AND published_at IS NULL"
+        return conn.execute(text(query), {"t": topic}).scalar_one()
+
+
+def relay_on(engine: Engine, servers: str, batch_size: int, timeout_s: float = 10) -> Relay:
+    return Relay(
+        engine,
+        lambda: KafkaPublisher(servers, timeout_s=timeout_s),
+        batch_size=batch_size,
+        poll_interval=0.05,
+        retry=backoff.Backoff(base=0.05, cap=0.5),
+    )
+
+
+def test_publishes_in_batches_with_headers_then_marks(clean_outbox: Engine, settings: Settings):
+    topic = new_topic(settings)
+    keys = [str(uuid.uuid4()) for _ in range(25)]
+    write_events(clean_outbox, topic, keys, per_key=1)
+    relay = relay_on(clean_outbox, settings.kafka_bootstrap_servers, batch_size=10)
+    try:
+        counts = [relay.run_once() for _ in range(4)]
+    finally:
+        relay._drop_publisher()
+
+    assert counts == [10, 10, 5, 0]
+    assert unpublished(clean_outbox, topic) == 0
+    records = read_topic(settings, topic, 25)
+    assert sorted(r.key.decode() for r in records) == sorted(keys)
+    with clean_outbox.connect() as conn:
+        ids = {
+            str(i)
+            for (i,) in conn.execute(
+                text("SELECT event_id FROM outbox WHERE topic = :t"), {"t": topic}
+            )
+        }
+    assert {dict(r.headers)["ce_id"].decode() for r in records} == ids
+
+
+def test_two_relays_keep_each_payments_order(clean_outbox: Engine, settings: Settings) -> None:
+    topic = new_topic(settings)
+    keys = [str(uuid.uuid4()) for _ in range(30)]
+    stop = threading.Event()
+    relays = [relay_on(clean_outbox, settings.kafka_bootstrap_servers, batch_size=7) for _ in "ab"]
+    threads = [threading.Thread(target=r.run, args=(stop,)) for r in relays]
+    for thread in threads:
+        thread.start()
+    try:
+        write_events(clean_outbox, topic, keys, per_key=5)  # while both relays run
+        deadline = time.monotonic() + 60
+        while unpublished(clean_outbox, topic) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+
+    assert unpublished(clean_outbox, topic) == 0
+    assert all(r.published > 0 for r in relays), "both relays should have taken a share"
+    sequences: dict[str, list[int]] = defaultdict(list)
+    for record in sorted(read_topic(settings, topic, 150), key=lambda r: r.offset):
+        sequences[record.key.decode()].append(json.loads(record.value)["seq"])
+    assert {k: sequences[k] for k in keys} == {k: [0, 1, 2, 3, 4] for k in keys}
+
+
+@pytest.fixture
+def private_kafka(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A Kafka broker of this test's own, to freeze and kill."""
+    address = HostPort("127.0.0.1", free_port())
+    run_dir: Path = tmp_path_factory.mktemp("kafka")
+    service = Service("kafka", address, lambda: start_kafka(address, Launch(run_dir))).start()
+    yield service
+    service.stop(timeout=5)
+
+
+def test_nothing_is_marked_published_that_the_broker_did_not_acknowledge(
+    clean_outbox: Engine, private_kafka: Service
+) -> None:
+    servers = f"{private_kafka.address.host}:{private_kafka.address.port}"
+    admin = KafkaAdminClient(bootstrap_servers=servers)
+    topic = f"frozen-{uuid.uuid4().hex[:8]}"
+    admin.create_topics([NewTopic(topic, 3, 1)])
+    admin.close()
+    keys = [str(uuid.uuid4()) for _ in range(6)]
+    write_events(clean_outbox, topic, keys, per_key=1)
+    relay = relay_on(clean_outbox, servers, batch_size=100, timeout_s=3)
+    relay._get_publisher()  # connected while the broker answers
+
+    private_kafka.pause()  # frozen: connections open, no answer
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - whatever the producer raises
+            relay.run_once()
+        assert unpublished(clean_outbox, topic) == 6
+    finally:
+        private_kafka.resume()
+    relay._drop_publisher()
+
+    assert relay.run_once() == 6
+    relay._drop_publisher()
+    assert unpublished(clean_outbox, topic) == 0
+
+    write_events(clean_outbox, topic, keys[:2], per_key=1)
+    private_kafka.kill()  # gone: connections refused
+    with pytest.raises(Exception):  # noqa: B017
+        relay.run_once()
+    assert unpublished(clean_outbox, topic) == 2
