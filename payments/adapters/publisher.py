@@ -34,6 +34,9 @@ class KafkaPublisher:
             bootstrap_servers=bootstrap_servers.split(","),
             acks="all",
             linger_ms=2,
+            # One produce request per partition carries a whole claimed batch (16 KiB
+            # would split it into many; one request in flight means one round trip each).
+            batch_size=1024 * 1024,
             retries=5,
             max_in_flight_requests_per_connection=1,
             request_timeout_ms=int(timeout_s * 1000),
