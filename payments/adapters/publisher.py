@@ -30,6 +30,8 @@ class KafkaPublisher:
 
     def __init__(self, bootstrap_servers: str, timeout_s: float = 30.0, **config: object):
         self.timeout_s = timeout_s
+        # A broker that is down fails the constructor within this (kafka-python: 30 s).
+        config.setdefault("bootstrap_timeout_ms", int(min(timeout_s, 10.0) * 1000))
         self.producer = KafkaProducer(
             bootstrap_servers=bootstrap_servers.split(","),
             acks="all",
@@ -42,8 +44,6 @@ class KafkaPublisher:
             request_timeout_ms=int(timeout_s * 1000),
             delivery_timeout_ms=int(timeout_s * 1000) + 1000,
             max_block_ms=int(timeout_s * 1000),
-            # A broker that is down fails the constructor within this (default 30 s).
-            bootstrap_timeout_ms=int(min(timeout_s, 10.0) * 1000),
             client_id="payments-relay",
             **config,
         )
