@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from payments.db.tables import payments, sent_emails, status_changes, transactions
@@ -23,6 +23,43 @@ class Progress:
     transaction_id: UUID | None
     transaction_status: Status | None
     email_sent: bool
+
+
+# The hot statements, built once with bound parameters: SQLAlchemy then neither rebuilds nor
+# re-keys them on every call (a third of the client CPU of these short queries).
+_ADD_PAYMENT = insert(payments)
+_PAYMENT = select(payments).where(payments.c.id == bindparam("b_id"))
+_PAYMENT_LOCKED = _PAYMENT.with_for_update()
+_SAVE_PAYMENT = (
+    update(payments)
+    .where(payments.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        payment_token=bindparam("b_token"),
+        failure_reason=bindparam("b_reason"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+_ADD_TRANSACTION = insert(transactions)
+_TRANSACTION = select(transactions).where(transactions.c.id == bindparam("b_id"))
+_TRANSACTION_LOCKED = _TRANSACTION.with_for_update()
+_TRANSACTION_OF = select(transactions).where(transactions.c.payment_id == bindparam("b_id"))
+_SAVE_TRANSACTION = (
+    update(transactions)
+    .where(transactions.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        reason=bindparam("b_reason"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+_RECORD_CHANGE = insert(status_changes)
+_EMAIL_SENT = select(
+    exists().where(
+        sent_emails.c.payment_id == bindparam("b_id"), sent_emails.c.kind == bindparam("b_kind")
+    )
+)
+_RECORD_EMAIL = pg_insert(sent_emails).on_conflict_do_nothing()
 
 
 def _payment(row: Any) -> Payment:
@@ -71,13 +108,13 @@ class SqlRepository:
         values = {c.name: getattr(payment, c.name) for c in payments.columns}
         values["status"] = payment.status.value
         values["failure_reason"] = None
-        self.conn.execute(insert(payments).values(**values))
+        self.conn.execute(_ADD_PAYMENT, values)
         self.seen.append(payment)
 
     def get_payment(self, payment_id: UUID, lock: bool = False) -> Payment | None:
         """The payment, optionally locked FOR UPDATE until the unit of work ends."""
-        query = select(payments).where(payments.c.id == payment_id)
-        row = self.conn.execute(query.with_for_update() if lock else query).first()
+        query = _PAYMENT_LOCKED if lock else _PAYMENT
+        row = self.conn.execute(query, {"b_id": payment_id}).first()
         if row is None:
             return None
         payment = _payment(row)
@@ -87,14 +124,14 @@ class SqlRepository:
     def save_payment(self, payment: Payment) -> None:
         """Write a payment's mutable fields; a terminal status also records its one change."""
         self.conn.execute(
-            update(payments)
-            .where(payments.c.id == payment.id)
-            .values(
-                status=payment.status.value,
-                payment_token=payment.payment_token,
-                failure_reason=payment.failure_reason.value if payment.failure_reason else None,
-                updated_at=payment.updated_at,
-            )
+            _SAVE_PAYMENT,
+            {
+                "b_id": payment.id,
+                "b_status": payment.status.value,
+                "b_token": payment.payment_token,
+                "b_reason": payment.failure_reason.value if payment.failure_reason else None,
+                "b_updated_at": payment.updated_at,
+            },
         )
         if payment.status.terminal:
             self._record_change(payment.id, "payment", payment.status)
@@ -103,21 +140,22 @@ class SqlRepository:
     def add_transaction(self, tx: Transaction) -> None:
         """Insert a new transaction (the unique payment_id guards against a second one)."""
         self.conn.execute(
-            insert(transactions).values(
-                id=tx.id,
-                payment_id=tx.payment_id,
-                status=tx.status.value,
-                reason=None,
-                created_at=tx.created_at,
-                updated_at=tx.updated_at,
-            )
+            _ADD_TRANSACTION,
+            {
+                "id": tx.id,
+                "payment_id": tx.payment_id,
+                "status": tx.status.value,
+                "reason": None,
+                "created_at": tx.created_at,
+                "updated_at": tx.updated_at,
+            },
         )
         self.seen.append(tx)
 
     def get_transaction(self, transaction_id: UUID, lock: bool = False) -> Transaction | None:
         """The transaction by id, optionally locked FOR UPDATE."""
-        query = select(transactions).where(transactions.c.id == transaction_id)
-        row = self.conn.execute(query.with_for_update() if lock else query).first()
+        query = _TRANSACTION_LOCKED if lock else _TRANSACTION
+        row = self.conn.execute(query, {"b_id": transaction_id}).first()
         if row is None:
             return None
         tx = _transaction(row)
@@ -126,46 +164,38 @@ class SqlRepository:
 
     def transaction_of(self, payment_id: UUID) -> Transaction | None:
         """The payment's transaction, if it has one."""
-        row = self.conn.execute(
-            select(transactions).where(transactions.c.payment_id == payment_id)
-        ).first()
+        row = self.conn.execute(_TRANSACTION_OF, {"b_id": payment_id}).first()
         return _transaction(row) if row else None
 
     def save_transaction(self, tx: Transaction) -> None:
         """Write a transaction's status; a terminal status also records its one change."""
         self.conn.execute(
-            update(transactions)
-            .where(transactions.c.id == tx.id)
-            .values(
-                status=tx.status.value,
-                reason=tx.reason.value if tx.reason else None,
-                updated_at=tx.updated_at,
-            )
+            _SAVE_TRANSACTION,
+            {
+                "b_id": tx.id,
+                "b_status": tx.status.value,
+                "b_reason": tx.reason.value if tx.reason else None,
+                "b_updated_at": tx.updated_at,
+            },
         )
         if tx.status.terminal:
             self._record_change(tx.payment_id, "transaction", tx.status)
 
     def _record_change(self, payment_id: UUID, entity: str, status: Status) -> None:
         self.conn.execute(
-            insert(status_changes).values(
-                payment_id=payment_id, entity=entity, to_status=status.value
-            )
+            _RECORD_CHANGE,
+            {"payment_id": payment_id, "entity": entity, "to_status": status.value},
         )
 
     # e-mails
     def email_sent(self, payment_id: UUID, kind: str) -> bool:
         """Whether the e-mail of this kind was already recorded as sent."""
-        query = select(
-            exists().where(sent_emails.c.payment_id == payment_id, sent_emails.c.kind == kind)
-        )
-        return bool(self.conn.execute(query).scalar())
+        return bool(self.conn.execute(_EMAIL_SENT, {"b_id": payment_id, "b_kind": kind}).scalar())
 
     def record_email(self, payment_id: UUID, kind: str, message_id: str) -> None:
         """Record an e-mail the SMTP server accepted."""
         self.conn.execute(
-            pg_insert(sent_emails)
-            .values(payment_id=payment_id, kind=kind, message_id=message_id)
-            .on_conflict_do_nothing()
+            _RECORD_EMAIL, {"payment_id": payment_id, "kind": kind, "message_id": message_id}
         )
 
     # recovery
