@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from payments.db.tables import outbox
@@ -37,12 +50,9 @@ def _message(row: Any) -> tuple[int, OutboxMessage]:
     )
 
 
-def claim(conn: Connection, limit: int) -> list[tuple[int, OutboxMessage]]:
-    """Lock up to `limit` unpublished rows, oldest first, skipping rows other relays hold.
-
-    A row is only claimed when no earlier unpublished row of the same key exists, so that
-    several relays never publish one payment's events out of order.
-    """
+@functools.cache
+def _claim_query(limit: int) -> Select[Any]:
+    """The claim statement for one batch size, built once (see `claim`)."""
     earlier = aliased(outbox)
     blocked = (
         select(earlier.c.id)
@@ -55,24 +65,37 @@ def claim(conn: Connection, limit: int) -> list[tuple[int, OutboxMessage]]:
         )
         .exists()
     )
-    query = (
+    return (
         select(outbox)
         .where(outbox.c.published_at.is_(None), ~blocked)
         .order_by(outbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [_message(r) for r in conn.execute(query)]
+
+
+def claim(conn: Connection, limit: int) -> list[tuple[int, OutboxMessage]]:
+    """Lock up to `limit` unpublished rows, oldest first, skipping rows other relays hold.
+
+    A row is only claimed when no earlier unpublished row of the same key exists, so that
+    several relays never publish one payment's events out of order.
+    """
+    return [_message(r) for r in conn.execute(_claim_query(limit))]
+
+
+# One array parameter rather than an IN list of up to a batch of them: the statement is
+# built once and sent with a single parameter.
+_MARK_PUBLISHED = (
+    update(outbox)
+    .where(outbox.c.id == any_(bindparam("b_ids", type_=ARRAY(BigInteger))))
+    .values(published_at=func.now(), attempts=outbox.c.attempts + 1)
+)
 
 
 def mark_published(conn: Connection, ids: Sequence[int]) -> None:
     """Mark rows published (only after the broker acknowledged them)."""
     if ids:
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id.in_(ids))
-            .values(published_at=func.now(), attempts=outbox.c.attempts + 1)
-        )
+        conn.execute(_MARK_PUBLISHED, {"b_ids": list(ids)})
 
 
 def backlog(conn: Connection) -> list[tuple[str, int, datetime | None]]:
