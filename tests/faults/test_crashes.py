@@ -47,3 +47,5 @@ def test_every_daemon_killed_at_random_loses_and_doubles_nothing(
     report(row)
     assert settled, f"not settled in time: {row}"
     assert failures(row, PAYMENTS) == []
+    codes = stage.stop_all()
+    assert (codes["relay"], codes["bridge"]) == (0, 0), f"unclean stop on SIGTERM: {codes}"

@@ -88,11 +88,13 @@ class Stage:
         assert self.processes[label].proc is not None
         self.processes[label].proc.wait(10)  # type: ignore[union-attr]
 
-    def stop_all(self) -> None:
-        """SIGTERM every process (SIGKILL after a while)."""
-        for daemon in self.processes.values():
+    def stop_all(self) -> dict[str, int | None]:
+        """SIGTERM every process (SIGKILL after a while); their exit codes."""
+        codes: dict[str, int | None] = {}
+        for label, daemon in self.processes.items():
             with contextlib.suppress(Exception):
-                daemon.stop(timeout=10)
+                codes[label] = daemon.stop(timeout=10)
+        return codes
 
     def redis_client(self) -> redis.Redis:
         return redis.Redis.from_url(self.env["REDIS_URL"], socket_timeout=5)
