@@ -7,6 +7,7 @@ import sys
 
 import dramatiq
 import redis
+from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
@@ -16,6 +17,19 @@ from tasks import observability
 
 DEAD_MESSAGE_TTL_MS = 7 * 24 * 3600 * 1000
 HEARTBEAT_TIMEOUT_MS = 15_000
+# A consumer whose queue is empty polls it again after an exponential backoff capped by its
+# timeout (Dramatiq's worker timeout, 1 s): every quiet hop of a payment could wait that
+# long. At most 100 ms keeps POST -> e-mail p99 near 300-600 ms at 20 payments/s (1.3-1.5 s
+# with 1 s), for some 80 cheap Redis polls per second per worker process while idle.
+IDLE_POLL_MS = 100
+
+
+class PromptRedisBroker(RedisBroker):
+    """A RedisBroker whose consumers look at an idle queue at least every IDLE_POLL_MS."""
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        """Dramatiq's consumer, with its idle backoff capped at IDLE_POLL_MS."""
+        return super().consume(queue_name, prefetch, min(timeout, IDLE_POLL_MS))
 
 
 def setup_broker() -> dramatiq.Broker:
@@ -27,7 +41,7 @@ def setup_broker() -> dramatiq.Broker:
             settings = config.from_env()
         except config.ConfigError as err:
             sys.exit(f"configuration error: {err}")
-        broker = RedisBroker(
+        broker = PromptRedisBroker(
             # The client is built here: RedisBroker(url=...) would ignore the socket options.
             # Timeouts make a Redis that stopped answering an error within seconds (the bridge
             # rewinds and backs off, consumers reconnect) instead of a hang; every command the
