@@ -1,9 +1,9 @@
 """Where a payment's time goes, hop by hop, from the timestamps the pipeline stores.
 
 For each event: `occurred_at` (the state change's commit, by its writer) and `published_at`
-(the relay's claim of the row). Hops: relay pick-up (claim - commit) and "Kafka -> actor"
-(the next state change's commit - the previous event's claim: publish and ack, bridge poll,
-Dramatiq enqueue and fetch, the actor's transaction).
+(the relay's claim of the row). Hops: the relay's pick-up (claim - commit), and claim ->
+next commit (publish and ack, mark, bridge poll, Dramatiq enqueue and fetch, the actor's
+transaction).
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ WHERE p.user_email LIKE :pattern
 GROUP BY p.id, p.created_at
 """  # noqa: S608 - built from the constants above, never from input
 HOPS = (
-    ("relay pick-up: payment.created", "pc_o", "pc_p"),
-    ("Kafka -> create_transaction commit", "pc_p", "tc_o"),
-    ("relay pick-up: transaction.created", "tc_o", "tc_p"),
-    ("Kafka -> process_transaction commit", "tc_p", "td_o"),
-    ("relay pick-up: transaction done", "td_o", "td_p"),
-    ("Kafka -> settle_payment commit", "td_p", "pd_o"),
-    ("relay pick-up: payment done", "pd_o", "pd_p"),
-    ("Kafka -> send_payment_email start", "pd_p", "sent"),
+    ("API commit -> relay claims payment.created", "pc_o", "pc_p"),
+    ("claim -> create_transaction committed", "pc_p", "tc_o"),
+    ("commit -> relay claims transaction.created", "tc_o", "tc_p"),
+    ("claim -> process_transaction committed", "tc_p", "td_o"),
+    ("commit -> relay claims transaction.succeeded", "td_o", "td_p"),
+    ("claim -> settle_payment committed", "td_p", "pd_o"),
+    ("commit -> relay claims payment.succeeded", "pd_o", "pd_p"),
+    ("claim -> send_payment_email started", "pd_p", "sent"),
 )
 
 
@@ -60,3 +60,26 @@ def hops(engine: Engine, email_pattern: str) -> list[dict[str, Any]]:
         ]
         result.append({"hop": name, "count": len(values), **summary_ms(values)})
     return result
+
+
+STRAGGLERS = text(
+    """
+SELECT p.status AS payment,
+       coalesce(t.status, 'none') AS transaction,
+       (SELECT count(*) FROM sent_emails e WHERE e.payment_id = p.id) AS emails,
+       (SELECT count(*) FROM outbox o
+         WHERE o.message_key = p.id::text AND o.published_at IS NULL) AS unpublished,
+       count(*) AS payments
+FROM payments p LEFT JOIN transactions t ON t.payment_id = p.id
+WHERE p.user_email = ANY(:emails)
+GROUP BY 1, 2, 3, 4
+"""
+)
+
+
+def stragglers(engine: Engine, emails: list[str]) -> list[dict[str, Any]]:
+    """Where the payments that sent no e-mail in time stand (status, e-mails, unpublished)."""
+    if not emails:
+        return []
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(STRAGGLERS, {"emails": emails})]

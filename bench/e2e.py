@@ -14,6 +14,7 @@ import logging
 import math
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,9 @@ class Pipeline:
         return cpu.snapshot(groups, self.database)
 
     def stop(self) -> None:
-        """Stop every process (each records its peak memory first)."""
+        """Stop every process at once (each records its peak memory first)."""
+        for service in self.services.values():
+            service.terminate()
         for service in self.services.values():
             service.stop()
 
@@ -102,7 +105,10 @@ def start(stack: BenchStack, bench: BenchSettings, phase: str) -> Pipeline:
     services = {
         "smtp": Service("smtp", smtp_argv, env, log_dir),
         "api": Service("api", api_argv(api_port), env, log_dir),
-        "relay": Service("relay", RELAY_ARGV, env, log_dir),
+        **{
+            f"relay{'' if i == 0 else i + 1}": Service(f"relay{i + 1}", RELAY_ARGV, env, log_dir)
+            for i in range(bench.relays)
+        },
         "bridge": Service("bridge", BRIDGE_ARGV, env, log_dir),
         "worker": Service("worker", workers, env, log_dir),
     }
@@ -170,6 +176,7 @@ def step(
         "seconds": seconds,
         "offered": offered,
         "accepted": len(accepted),
+        "rejected": dict(Counter(str(x.status) for x in samples if x.status != 201)),
         "emailed": len(emailed),
         "settled_per_s": round(settled, 1),
         "sustained": sustained,
@@ -177,6 +184,9 @@ def step(
         "post_latency": post_ms,
         "cpu_ms_per_payment": cpu_ms,
         "hops": breakdown.hops(pipeline.engine, f"{tag}-%"),
+        "stragglers": breakdown.stragglers(
+            pipeline.engine, [t for t in accepted if t not in receipts]
+        ),
         "load_average_before": load,
         "tag": tag,
     }

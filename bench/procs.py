@@ -45,6 +45,7 @@ class Service:
         self.name, self.argv, self.env, self.log_dir = name, argv, env, log_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self.memory: list[memory.ProcMemory] = []
+        self._terminated = False
 
     @property
     def log_path(self) -> Path:
@@ -81,12 +82,20 @@ class Service:
             self.memory = memory.group(self.pid)
         return self.memory
 
+    def terminate(self) -> None:
+        """Record peak memory and send SIGTERM to the group, without waiting."""
+        if self.alive():
+            self.sample_memory()
+            self._signal(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self, timeout: float = 20) -> int | None:
         """Record peak memory, then SIGTERM the group (SIGKILL after `timeout`)."""
         if self.proc is None:
             return None
-        self.sample_memory()
-        self._signal(signal.SIGTERM)
+        if not self._terminated:
+            self.sample_memory()
+            self._signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -74,7 +74,11 @@ def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
     stack.create_topics("relay")
     settings = stack.settings("relay")
     bench_url = settings.database_url
-    relay = Service("relay", RELAY_ARGV, stack.env("relay"), stack.log_dir).start()
+    relays = [
+        Service(f"relay-{i}", RELAY_ARGV, stack.env("relay"), stack.log_dir).start()
+        for i in range(bench.relays)
+    ]
+    relay = relays[0]
     raw_runs, relay_runs, hot = [], [], None
     try:
         time.sleep(3)  # imports done, LISTEN in place
@@ -94,10 +98,12 @@ def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
             relay_runs.append({"events": len(messages), "seconds": seconds,
                                "per_s": len(messages) / seconds})  # fmt: skip
             log.info("relay: %.0f events/s", relay_runs[-1]["per_s"])
-            if not relay.alive():
-                raise RuntimeError(f"relay exited:\n{relay.tail()}")
+            for r in relays:
+                if not r.alive():
+                    raise RuntimeError(f"relay exited:\n{r.tail()}")
     finally:
-        relay.stop()
+        for r in relays:
+            r.stop()
     best_raw = max(raw_runs, key=lambda r: r["per_s"])
     best_relay = max(relay_runs, key=lambda r: r["per_s"])
     result: dict[str, Any] = {
@@ -106,7 +112,8 @@ def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
         "ratio": best_relay["per_s"] / best_raw["per_s"],
         "runs": {"relay": relay_runs, "raw_producer": raw_runs},
         "raw_producer_config": raw_kafka.PRODUCER_CONFIG,
-        "memory": [m.__dict__ for m in relay.memory],
+        "relays": bench.relays,
+        "memory": [m.__dict__ for r in relays for m in r.memory],
     }
     if hot:
         result["profile"] = hot

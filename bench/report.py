@@ -74,26 +74,34 @@ def targets(results: dict[str, Any]) -> list[list[str]]:
 def memory_rows(results: dict[str, Any]) -> list[list[str]]:
     """Rows: phase, process, count, peak RSS (max of one, and sum) in MiB."""
     rows = []
+    labels = {"api": "gunicorn", "worker": "dramatiq", "smtp": "SMTP server (bench's own)"}
 
-    def add(phase: str, name: str, procs: list[dict[str, Any]]) -> None:
+    def split(procs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         leaders = [p for p in procs if not any(q["pid"] == p["ppid"] for q in procs)]
-        children = [p for p in procs if p not in leaders]
-        for label, group in ((name, leaders), (f"{name} (forked workers)", children)):
-            if group:
-                peaks = [p["peak_mib"] for p in group]
-                rows.append([phase, label, str(len(group)), f"{max(peaks):.0f}",
-                             f"{sum(peaks):.0f}"])  # fmt: skip
+        return leaders, [p for p in procs if p not in leaders]
+
+    def add(phase: str, name: str, groups: list[list[dict[str, Any]]]) -> None:
+        """One row for the leader and one for its forked workers: the worst of `groups`."""
+        for suffix, pick in (("", 0), (" (forked workers)", 1)):
+            parts = [split(procs)[pick] for procs in groups if procs]
+            parts = [part for part in parts if part]
+            if not parts:
+                continue
+            peak = max(max(p["peak_mib"] for p in part) for part in parts)
+            total = max(sum(p["peak_mib"] for p in part) for part in parts)
+            count = max(len(part) for part in parts)
+            rows.append([phase, labels.get(name, name) + suffix, str(count), f"{peak:.0f}",
+                         f"{total:.0f}"])  # fmt: skip
 
     if "api" in results:
-        add("api", "gunicorn", results["api"]["memory"])
+        add("api", "api", [results["api"]["memory"]])
     if "relay" in results:
-        add("relay", "relay", results["relay"]["memory"])
+        add("relay", "relay", [results["relay"]["memory"]])
     if "e2e" in results:
         steps = results["e2e"]["steps"]
-        peak = max(steps, key=lambda s: s["rate"], default=None)
-        for name, procs in (peak or {}).get("memory", {}).items():
-            label = {"api": "gunicorn", "worker": "dramatiq", "smtp": "SMTP server (bench)"}
-            add(f"e2e {peak['rate']}/s", label.get(name, name), procs)
+        names = dict.fromkeys(n for s in steps for n in s.get("memory", {}))
+        for name in names:
+            add("e2e (worst step)", name, [s["memory"].get(name, []) for s in steps])
     return rows
 
 
@@ -128,12 +136,24 @@ def markdown(results: dict[str, Any]) -> str:
         steps = results["e2e"]["steps"]
         names = sorted({k for s in steps for k in s["cpu_ms_per_payment"]} - {"total"})
         names.append("total")
+        cores = meta["cpus"] or 1
         rows = [
-            [f"{s['rate']}/s"] + [f"{s['cpu_ms_per_payment'].get(n, 0):.1f}" for n in names]
+            [f"{s['rate']}/s"]
+            + [f"{s['cpu_ms_per_payment'].get(n, 0):.1f}" for n in names]
+            + [f"{cores * 1000 / s['cpu_ms_per_payment']['total']:.0f}/s"
+               if s["cpu_ms_per_payment"].get("total") else "-"]
             for s in steps
+        ]  # fmt: skip
+        parts += [
+            "",
+            "## CPU milliseconds per payment, by process",
+            "",
+            "Measured from /proc over each step (redis and the Kafka broker are shared with "
+            f"whatever else runs). Capacity = {cores} cores / total: the rate at which this "
+            "machine's CPUs would be full with nothing else running.",
+            "",
+            _table(["offered"] + names + [f"capacity on {cores} cores"], rows),
         ]
-        parts += ["", "## CPU milliseconds per payment (redis and kafka broker are shared)", "",
-                  _table(["offered"] + names, rows)]  # fmt: skip
         at_100 = next((s for s in steps if s["rate"] == 100), steps[0] if steps else None)
         if at_100:
             rows = [[h["hop"], _ms(h["p50_ms"]), _ms(h["p95_ms"]), _ms(h["p99_ms"])]

@@ -22,9 +22,10 @@ class BenchSettings:
     phases: tuple[str, ...] = ("api", "relay", "e2e")
     api_seconds: int = 15
     api_connections: int = 32
-    api_workers: int = 4
-    api_threads: int = 1
+    api_workers: int = 2
+    api_threads: int = 4
     relay_rows: int = 20_000
+    relays: int = 1
     e2e_seconds: int = 30
     e2e_rates: tuple[int, ...] = (50, 100, 200)
     sustain_start: int = 300
@@ -54,6 +55,7 @@ def from_env() -> BenchSettings:
         api_workers=_int("WEB_CONCURRENCY", BenchSettings.api_workers),
         api_threads=_int("GUNICORN_THREADS", BenchSettings.api_threads),
         relay_rows=_int("BENCH_RELAY_ROWS", BenchSettings.relay_rows),
+        relays=_int("BENCH_RELAYS", BenchSettings.relays),
         e2e_seconds=_int("BENCH_E2E_SECONDS", BenchSettings.e2e_seconds),
         e2e_rates=_ints("BENCH_E2E_RATES", "50,100,200"),
         sustain_start=_int("BENCH_SUSTAIN_START", BenchSettings.sustain_start),
