@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install translations extract update run test lint faults bench clean stop
+.PHONY: install translations extract update run test lint typecheck faults bench clean stop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,12 @@ run: install translations
 test: install translations
 	$(BIN)/python -m devstack run -- sh -c 'flask db init && pytest $(PYTEST_ARGS)'
 
-lint: install
+lint: install typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy payments web tasks outbox devstack
 
 faults: install translations
 	$(BIN)/python -m devstack run -- sh -c 'flask db init && pytest tests/faults $(PYTEST_ARGS)'

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from payments.config import TOPIC_VARIABLES
+
 DEFAULTS: dict[str, str] = {
     "DATABASE_URL": "postgresql+psycopg://root@127.0.0.1:5432/test",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -15,14 +17,6 @@ DEFAULTS: dict[str, str] = {
     "MAIL_SERVER": "127.0.0.1",
     "MAIL_PORT": "8025",
 }
-TOPIC_VARS: tuple[str, ...] = (
-    "PAYMENT_CREATED_TOPIC",
-    "TRANSACTION_CREATED_TOPIC",
-    "TRANSACTION_SUCCEEDED_TOPIC",
-    "TRANSACTION_FAILED_TOPIC",
-    "PAYMENT_SUCCEEDED_TOPIC",
-    "PAYMENT_FAILED_TOPIC",
-)
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", ""})
 
 
@@ -46,7 +40,7 @@ class HostPort:
 def load(env: Mapping[str, str], dotenv: Mapping[str, str | None]) -> dict[str, str]:
     """Merge defaults, `.env` values and the environment (environment wins)."""
     merged = dict(DEFAULTS)
-    merged.update({name: name for name in TOPIC_VARS})
+    merged.update({name: name for name in TOPIC_VARIABLES})
     merged.update({k: v for k, v in dotenv.items() if v is not None})
     merged.update(env)
     return merged
@@ -146,4 +140,4 @@ def write_env(path: Path, values: Mapping[str, str]) -> None:
     os.replace(tmp, path)
 
 
-STACK_KEYS: tuple[str, ...] = (*DEFAULTS, *TOPIC_VARS)
+STACK_KEYS: tuple[str, ...] = (*DEFAULTS, *TOPIC_VARIABLES)

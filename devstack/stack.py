@@ -13,6 +13,7 @@ from devstack.procs import Child, free_port, log, port_is_free
 from devstack.registry import Registry
 from devstack.settings import HostPort, first_bootstrap, mail_address, redact, url_address
 from devstack.topics import ensure_topics
+from payments.config import TOPIC_VARIABLES
 
 RUN_DIR = Path(".run")
 STACK_ENV = RUN_DIR / "stack.env"
@@ -123,7 +124,7 @@ def _ensure_all(
     found = [mail, registry.effective("MAIL_SERVER", mail) or mail]
     smtp = resolve("MAIL_SERVER", found, smtp_ok, start_smtp, stack)
     values["MAIL_SERVER"], values["MAIL_PORT"] = smtp.rsplit(":", 1)
-    topics = [values[name] for name in settings.TOPIC_VARS]
+    topics = [values[name] for name in TOPIC_VARIABLES]
     created = ensure_topics(values["KAFKA_BOOTSTRAP_SERVERS"], topics)
     log(f"kafka topics: created {', '.join(created)}" if created else "kafka topics: all present")
 

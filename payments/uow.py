@@ -35,7 +35,7 @@ def collect_messages(
             payments.get(aggregate.payment_id) if isinstance(aggregate, Transaction) else aggregate
         )
         while aggregate.events:
-            messages.append(to_message(aggregate.events.pop(0), payment, topics, now))  # type: ignore[arg-type]
+            messages.append(to_message(aggregate.events.pop(0), payment, topics, now))
     return messages
 
 

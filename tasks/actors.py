@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from uuid import UUID
 
 import dramatiq
@@ -48,7 +49,7 @@ EMAIL_MAX_RETRIES = 250
 EMAIL_MIN_BACKOFF_MS = 500
 EMAIL_MAX_BACKOFF_MS = 30_000
 
-_common = {
+_common: dict[str, Any] = {
     "max_retries": MAX_RETRIES,
     "min_backoff": MIN_BACKOFF_MS,
     "max_backoff": MAX_BACKOFF_MS,
@@ -58,7 +59,7 @@ _common = {
 
 def _ids(**ids: object) -> dict[str, object]:
     message = CurrentMessage.get_current_message()
-    extra = {k: str(v) for k, v in ids.items()}
+    extra: dict[str, object] = {k: str(v) for k, v in ids.items()}
     if message is not None:
         extra["message_id"] = message.message_id
         if "ce_id" in message.options:
@@ -117,7 +118,7 @@ def settle_payment(transaction_id: str) -> None:
     )
 
 
-_email = {
+_email: dict[str, Any] = {
     **_common,
     "max_retries": EMAIL_MAX_RETRIES,
     "min_backoff": EMAIL_MIN_BACKOFF_MS,

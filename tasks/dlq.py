@@ -9,12 +9,13 @@ but dies into its canonical queue's XQ. Dead letters expire after the broker's
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 from dramatiq import Message, Middleware
@@ -118,17 +119,25 @@ class DeadLetters:
         """All dead letters, oldest first."""
         letters: list[DeadLetter] = []
         for queue in self.queues():
-            entries = self.client.zrange(self._key(queue), 0, -1, withscores=True)
+            # The client does not decode responses: ids and messages are bytes.
+            entries = cast(
+                "list[tuple[bytes, float]]",
+                self.client.zrange(self._key(queue), 0, -1, withscores=True),
+            )
             if not entries:
                 continue
-            blobs = self.client.hmget(self._key(queue, ".msgs"), [rid for rid, _ in entries])
+            blobs = cast(
+                "list[bytes | None]",
+                self.client.hmget(self._key(queue, ".msgs"), [rid for rid, _ in entries]),
+            )
             for (rid, score), blob in zip(entries, blobs, strict=True):
                 if blob is not None:
                     failed_at = datetime.fromtimestamp(score / 1000, UTC)
                     letters.append(DeadLetter(rid.decode(), queue, Message.decode(blob), failed_at))
         return sorted(letters, key=lambda letter: letter.failed_at)
 
-    def find(self, ids: Sequence[str]) -> list[DeadLetter]:
+    # `builtins.list`: in this class body `list` names the method above.
+    def find(self, ids: Sequence[str]) -> builtins.list[DeadLetter]:
         """The dead letters with these message ids (or Redis ids); UnknownDeadLetter if any is
         not dead-lettered."""
         letters = self.list()
@@ -148,7 +157,7 @@ class DeadLetters:
         options = {k: v for k, v in old.options.items() if k not in DELIVERY_OPTIONS}
         options.pop(ERROR_OPTION, None)
         options[RETRY_COUNT_OPTION] = int(old.options.get(RETRY_COUNT_OPTION, 0)) + 1
-        fresh = Message(
+        fresh: Message[Any] = Message(
             queue_name=letter.queue,
             actor_name=old.actor_name,
             args=old.args,

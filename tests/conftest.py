@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 
 from payments.bootstrap import Container, bootstrap
 from payments.config import Settings
-from payments.db.engine import apply_schema, make_engine
 from tests.support import env
+from tests.support.wiring import schema_engine
 
 TIERS = ("unit", "integration", "e2e", "faults", "devstack")
 
@@ -36,10 +36,8 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def engine(settings: Settings) -> Iterator[Engine]:
     """A real PostgreSQL engine with the schema applied."""
-    engine = make_engine(settings.database_url, pool_size=5)
-    apply_schema(engine)
-    yield engine
-    engine.dispose()
+    with schema_engine(settings.database_url, pool_size=5) as engine:
+        yield engine
     env.drop_databases()
 
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from flask import Response, current_app, request
+from flask import Response, jsonify, request
 from flask_babel import gettext as _
 
 from payments.bootstrap import Container
@@ -130,7 +130,7 @@ def answer(stored: store.StoredKey, fingerprint: str) -> Response:
         )
     if stored.in_flight:
         raise in_flight()
-    response = current_app.json.response(stored.response_body)
+    response = jsonify(stored.response_body)
     response.status_code = stored.response_status or 200
     response.headers[REPLAYED_HEADER] = "true"
     if stored.payment_id is not None and response.status_code == 201:

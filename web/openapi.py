@@ -81,9 +81,9 @@ def build_spec(secured: bool) -> dict[str, Any]:
         "description": "Same key and body within the TTL: the first response again, with "
         f"`{REPLAYED_HEADER}: true`. Same key, other body: 422. First still running: 409.",
     }
-    auth = {"security": [{"bearerAuth": []}]} if secured else {}
+    auth: dict[str, Any] = {"security": [{"bearerAuth": []}]} if secured else {}
     auth_errors = ("401",) if secured else ()
-    post = {
+    post: dict[str, Any] = {
         "operationId": "createPayment",
         "summary": "Accept a payment",
         "parameters": [key, language],
@@ -97,7 +97,7 @@ def build_spec(secured: bool) -> dict[str, Any]:
         },
         **auth,
     }
-    get = {
+    get: dict[str, Any] = {
         "operationId": "getPayment",
         "summary": "Show a payment with its transaction",
         "parameters": [

@@ -7,6 +7,7 @@ still a `str` for marshmallow), and `field_errors` translates them for the reque
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask_babel import gettext
@@ -41,10 +42,12 @@ FIELD_MESSAGES = {
     "invalid_utf8": NOT_A_STRING,
     "validator_failed": N_("Invalid value."),
 }
+# The type of marshmallow's `error_messages` arguments.
+ErrorMessages = dict[str, str | list[Any] | dict[Any, Any]]
 SCHEMA_MESSAGES = {"unknown": UNKNOWN, "type": N_("The body must be a JSON object.")}
 
 
-def messages(**overrides: str) -> dict[str, str]:
+def messages(**overrides: str) -> ErrorMessages:
     """The error messages of one field: the shared msgids, with `overrides` by error key."""
     return {**FIELD_MESSAGES, **overrides}
 
@@ -64,6 +67,11 @@ class Length(validate.Length):
 
 class Regexp(validate.Regexp):
     """`marshmallow.validate.Regexp` that must match the whole value (as JSON Schema's `^...$`)."""
+
+    regex: re.Pattern[str]  # only ever built from a str pattern
+
+    def __init__(self, regex: str, flags: int = 0, *, error: str | None = None) -> None:
+        super().__init__(regex, flags, error=error)
 
     def __call__(self, value: Any) -> Any:
         if not isinstance(value, str) or self.regex.fullmatch(value) is None:

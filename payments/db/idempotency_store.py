@@ -47,7 +47,7 @@ def claim(
     """
     claim_id = uuid.uuid4()
     now = func.now()
-    stmt = pg_insert(keys).values(
+    insert = pg_insert(keys).values(
         scope=scope,
         key=key,
         request_hash=request_hash,
@@ -56,14 +56,14 @@ def claim(
         created_at=now,
         expires_at=now + ttl,
     )
-    stmt = stmt.on_conflict_do_update(
+    stmt = insert.on_conflict_do_update(
         index_elements=[keys.c.scope, keys.c.key],
         set_={
-            "request_hash": stmt.excluded.request_hash,
-            "claim_id": stmt.excluded.claim_id,
-            "locked_at": stmt.excluded.locked_at,
-            "created_at": stmt.excluded.created_at,
-            "expires_at": stmt.excluded.expires_at,
+            "request_hash": insert.excluded.request_hash,
+            "claim_id": insert.excluded.claim_id,
+            "locked_at": insert.excluded.locked_at,
+            "created_at": insert.excluded.created_at,
+            "expires_at": insert.excluded.expires_at,
             "response_status": None,
             "response_body": None,
             "payment_id": None,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from payments.domain import events
@@ -89,11 +90,11 @@ class Payment:
     events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
-    def place(cls, payment_id: UUID, now: datetime, **details: object) -> Payment:
-        """A new PENDING payment, recording `PaymentCreated`."""
+    def place(cls, payment_id: UUID, now: datetime, **details: Any) -> Payment:
+        """A new PENDING payment, recording `PaymentCreated`; `details` are its other fields."""
         payment = cls(
             id=payment_id, status=Status.PENDING, created_at=now, updated_at=now, **details
-        )  # type: ignore[arg-type]
+        )
         payment.events.append(events.PaymentCreated(payment_id))
         return payment
 

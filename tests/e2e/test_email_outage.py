@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import requests
 from sqlalchemy import Engine, text
 
+from tests.support.factories import payment_body
 from tests.support.procs import wait_until
 from tests.support.smtp import parts
 
@@ -22,22 +22,22 @@ def _sent(engine: Engine, payment_id: str) -> list[str]:
 
 def test_smtp_down_then_up_delivers_the_email_once(stack) -> None:  # type: ignore[no-untyped-def]
     engine: Engine = stack.engine
-    email = f"fan-{uuid.uuid4().hex[:10]}@example.com"
+    body = payment_body(
+        user_name="Lucía <Pérez>",
+        event_id="evt-7",
+        event_name="Vive Latino",
+        event_description=...,
+        event_image_url=...,
+        user_language="es-MX",
+        currency="MXN",
+    )
+    email = body["user_email"]
     worker = stack.processes["worker"]
     stack.smtp.stop()
     try:
         response = requests.post(
             f"{stack.base_url}/payments",
-            json={
-                "user_name": "Lucía <Pérez>",
-                "user_email": email,
-                "event_id": "evt-7",
-                "event_name": "Vive Latino",
-                "event_amount": "125.50",
-                "payment_token": "TOKEN123",
-                "user_language": "es-MX",
-                "currency": "MXN",
-            },
+            json=body,
             timeout=10,
         )
         assert response.status_code == 201, response.text

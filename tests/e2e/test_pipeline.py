@@ -8,6 +8,7 @@ import uuid
 
 import requests
 
+from tests.support.factories import payment_body
 from tests.support.kafka import records
 from tests.support.procs import wait_until
 from tests.support.smtp import parts
@@ -15,24 +16,8 @@ from tests.support.smtp import parts
 NBSP = "\u00a0"
 
 
-def _post(stack, token: str, language: str, amount: str, currency: str) -> dict:  # type: ignore[no-untyped-def]
-    email = f"fan-{uuid.uuid4().hex[:10]}@example.com"
-    response = requests.post(
-        f"{stack.base_url}/payments",
-        json={
-            "user_name": "Ana Souza",
-            "user_email": email,
-            "event_id": "evt-42",
-            "event_name": "Rock in Rio",
-            "event_description": "Main stage",
-            "event_image_url": "https://img.example/rock.png",
-            "event_amount": amount,
-            "payment_token": token,
-            "user_language": language,
-            "currency": currency,
-        },
-        timeout=10,
-    )
+def _post(stack, **changes: str) -> dict:  # type: ignore[no-untyped-def]
+    response = requests.post(f"{stack.base_url}/payments", json=payment_body(**changes), timeout=10)
     assert response.status_code == 201, response.text
     assert response.headers["Location"] == f"/payments/{response.json()['id']}"
     return response.json()
@@ -48,7 +33,7 @@ def _terminal(stack, payment_id: str) -> dict:  # type: ignore[no-untyped-def]
 
 def test_even_token_in_english_succeeds_with_one_email_and_event(stack) -> None:  # type: ignore[no-untyped-def]
     started = time.monotonic()
-    created = _post(stack, "TOKEN123", "en", "125.50", "USD")
+    created = _post(stack)
     assert created["status"] == "PENDING"
     assert "payment_token" not in created
 
@@ -93,7 +78,7 @@ def test_even_token_in_english_succeeds_with_one_email_and_event(stack) -> None:
 
 
 def test_odd_token_in_brazilian_portuguese_is_rejected_in_portuguese(stack) -> None:  # type: ignore[no-untyped-def]
-    created = _post(stack, "ODD12", "pt-BR", "125.50", "BRL")
+    created = _post(stack, payment_token="ODD12", user_language="pt-BR", currency="BRL")
     assert created["user_language"] == "pt_BR"
 
     final = _terminal(stack, created["id"])

@@ -14,21 +14,7 @@ from payments.adapters.mailer import FakeMailer
 from payments.bootstrap import Container
 from payments.domain.model import Payment, Status
 from payments.ports import Email
-
-
-def command(token: str = "TOKEN123", **overrides: object) -> services.PlacePayment:
-    values = dict(
-        user_name="Ana",
-        user_email=f"{uuid.uuid4().hex[:8]}@example.com",
-        user_language="en",
-        event_id="e1",
-        amount=Decimal("125.50"),
-        currency="USD",
-        payment_token=token,
-        event_name="Show",
-    )
-    values.update(overrides)
-    return services.PlacePayment(**values)  # type: ignore[arg-type]
+from tests.support.factories import place_command
 
 
 def outbox_types(engine: Engine, payment_id: uuid.UUID) -> list[str]:
@@ -47,7 +33,7 @@ def render(payment: Payment, kind: str) -> Email:
 def test_placing_a_payment_writes_it_and_its_event_together(
     container: Container, engine: Engine
 ) -> None:
-    payment = services.place_payment(container.uow(), command())
+    payment = services.place_payment(container.uow(), place_command())
     found = services.find_payment(container.uow(), payment.id)
     assert found is not None and found[0].status is Status.PENDING and found[1] is None
     assert found[0].amount == Decimal("125.50")
@@ -57,7 +43,7 @@ def test_placing_a_payment_writes_it_and_its_event_together(
 def test_no_event_for_a_change_that_rolled_back(container: Container, engine: Engine) -> None:
     payment_id = uuid.uuid4()
     with pytest.raises(RuntimeError), container.uow() as uow:
-        uow.repo.add_payment(Payment.place(payment_id, uow.clock(), **command().__dict__))
+        uow.repo.add_payment(Payment.place(payment_id, uow.clock(), **place_command().__dict__))
         raise RuntimeError("boom before commit")
     assert services.find_payment(container.uow(), payment_id) is None
     assert outbox_types(engine, payment_id) == []
@@ -65,7 +51,7 @@ def test_no_event_for_a_change_that_rolled_back(container: Container, engine: En
 
 def test_full_pipeline_is_idempotent_at_every_step(container: Container, engine: Engine) -> None:
     gateway, mailer = FakeGateway(), FakeMailer()
-    payment = services.place_payment(container.uow(), command("TOKEN123"))
+    payment = services.place_payment(container.uow(), place_command("TOKEN123"))
 
     tx = services.open_transaction(container.uow(), payment.id)
     assert tx is not None
@@ -106,7 +92,7 @@ def test_full_pipeline_is_idempotent_at_every_step(container: Container, engine:
 
 
 def test_odd_token_fails_and_settles_failed(container: Container, engine: Engine) -> None:
-    payment = services.place_payment(container.uow(), command("ODD12"))
+    payment = services.place_payment(container.uow(), place_command("ODD12"))
     tx = services.open_transaction(container.uow(), payment.id)
     assert tx is not None
     services.charge(container.uow(), FakeGateway(), tx.id)
@@ -119,7 +105,7 @@ def test_odd_token_fails_and_settles_failed(container: Container, engine: Engine
 
 
 def test_out_of_order_steps_wait_or_change_nothing(container: Container) -> None:
-    payment = services.place_payment(container.uow(), command())
+    payment = services.place_payment(container.uow(), place_command())
     with pytest.raises(services.NotReady):
         services.notify(container.uow(), render, FakeMailer(), payment.id)
     tx = services.open_transaction(container.uow(), payment.id)
@@ -131,7 +117,7 @@ def test_out_of_order_steps_wait_or_change_nothing(container: Container) -> None
 
 
 def test_gateway_exhaustion_fails_with_gateway_unavailable(container: Container) -> None:
-    payment = services.place_payment(container.uow(), command())
+    payment = services.place_payment(container.uow(), place_command())
     tx = services.open_transaction(container.uow(), payment.id)
     assert tx is not None
     assert services.give_up_on_gateway(container.uow(), tx.id)
@@ -143,7 +129,7 @@ def test_gateway_exhaustion_fails_with_gateway_unavailable(container: Container)
 
 def test_mailer_failure_records_nothing_and_can_be_retried(container: Container) -> None:
     mailer = FakeMailer()
-    payment = services.place_payment(container.uow(), command("ODD12"))
+    payment = services.place_payment(container.uow(), place_command("ODD12"))
     tx = services.open_transaction(container.uow(), payment.id)
     assert tx is not None
     services.charge(container.uow(), FakeGateway(), tx.id)

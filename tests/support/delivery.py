@@ -1,34 +1,16 @@
-"""Helpers of the delivery tests: payments to work on, private topics to publish to."""
+"""Helpers of the delivery tests: private topics to publish to, and to read back."""
 
 from __future__ import annotations
 
 import contextlib
 import time
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from payments import services
-from payments.bootstrap import Container
 from payments.config import Settings
-
-
-def place(container: Container, token: str = "TOKEN123") -> uuid.UUID:
-    """A new PENDING payment; its id."""
-    command = services.PlacePayment(
-        user_name="Ana",
-        user_email=f"{uuid.uuid4().hex[:10]}@example.com",
-        user_language="en",
-        event_id="evt-1",
-        amount=Decimal("10.00"),
-        currency="USD",
-        payment_token=token,
-        event_name="Show",
-    )
-    return services.place_payment(container.uow(), command).id
 
 
 def new_topic(settings: Settings, partitions: int = 3) -> str:

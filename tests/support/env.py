@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 import psycopg
@@ -28,16 +30,41 @@ def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _admin(sql: str) -> None:
+    with psycopg.connect(_libpq(server_url()), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _database_name(label: str) -> str:
+    return f"test_{SESSION}_{label}"
+
+
+def database_url_of(label: str) -> str:
+    """The URL of this session's database `label` (whether or not it exists yet)."""
+    name = _database_name(label)
+    return make_url(server_url()).set(database=name).render_as_string(hide_password=False)
+
+
 _created: list[str] = []
 
 
 def create_database(label: str) -> str:
     """A fresh, empty database for this session, dropped by `drop_databases`; its URL."""
-    name = f"test_{SESSION}_{label}"
-    with psycopg.connect(_libpq(server_url()), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = _database_name(label)
+    _admin(f'CREATE DATABASE "{name}"')
     _created.append(name)
-    return make_url(server_url()).set(database=name).render_as_string(hide_password=False)
+    return database_url_of(label)
+
+
+@contextmanager
+def own_database(label: str) -> Iterator[str]:
+    """A fresh, empty database for this session, dropped on leaving the block; its URL."""
+    name = _database_name(label)
+    _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url_of(label)
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @cache

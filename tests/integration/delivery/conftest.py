@@ -9,44 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
 from payments.adapters.gateway import FakeGateway
 from payments.adapters.mailer import FakeMailer
 from payments.bootstrap import Container, bootstrap
 from payments.config import Settings
-from payments.db.engine import apply_schema, make_engine
 from tests.support import env
-
-DELIVERY_DB = f"test_{env.SESSION}_delivery"
-
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+from tests.support.wiring import schema_engine, worker_app
 
 
 @pytest.fixture(scope="session")
 def delivery_url() -> Iterator[str]:
     """URL of a database only these tests use."""
-    with psycopg.connect(_libpq(env.server_url()), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{DELIVERY_DB}"')
-    url = make_url(env.server_url()).set(database=DELIVERY_DB)
-    yield url.render_as_string(hide_password=False)
-    with psycopg.connect(_libpq(env.server_url()), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DELIVERY_DB}" WITH (FORCE)')
+    with env.own_database("delivery") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def delivery_engine(delivery_url: str) -> Iterator[Engine]:
     """An engine on that database, schema applied."""
-    engine = make_engine(delivery_url, pool_size=5)
-    apply_schema(engine)
-    yield engine
-    engine.dispose()
+    with schema_engine(delivery_url, pool_size=5) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -73,10 +59,5 @@ def delivery_container(
 @pytest.fixture
 def delivery_app(delivery_container: Container) -> Iterator[Flask]:
     """An app on that container, also installed as the worker runtime's app."""
-    from tasks import runtime
-    from web import create_app
-
-    app = create_app({"TESTING": True, "CONTAINER": delivery_container})
-    runtime.use(app)
-    yield app
-    runtime.use(None)
+    with worker_app(delivery_container) as app:
+        yield app

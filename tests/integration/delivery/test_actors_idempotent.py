@@ -18,7 +18,7 @@ from payments.bootstrap import Container
 from payments.db.repository import SqlRepository
 from payments.domain.gateway_rule import Decision
 from payments.domain.model import Status
-from tests.support.delivery import place
+from tests.support.factories import place
 
 
 def footprint(engine: Engine, payment_id: uuid.UUID) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def test_every_message_delivered_twice_changes_nothing(
     mailer: FakeMailer,
     token: str,
 ) -> None:
-    pid = place(delivery_container, token)
+    pid = place(delivery_container, token).id
     tasks.create_transaction(str(pid))
     tasks.create_transaction(str(pid))
     tx = transaction_of(delivery_engine, pid)
@@ -84,7 +84,7 @@ def test_every_message_delivered_twice_changes_nothing(
 def test_messages_arriving_late_or_early_change_nothing(
     delivery_app: Flask, delivery_container: Container, delivery_engine: Engine
 ) -> None:
-    pid = place(delivery_container)
+    pid = place(delivery_container).id
     with pytest.raises(services.NotReady):  # e-mail before the payment finished: retried later
         tasks.send_payment_email(str(pid))
     tasks.create_transaction(str(pid))
@@ -109,7 +109,7 @@ def test_messages_arriving_late_or_early_change_nothing(
 def test_concurrent_duplicates_do_each_step_once(
     delivery_app: Flask, delivery_container: Container, delivery_engine: Engine, mailer: FakeMailer
 ) -> None:
-    pid = place(delivery_container)
+    pid = place(delivery_container).id
     errors: list[BaseException] = []
 
     def deliver() -> None:
@@ -157,7 +157,7 @@ def test_a_race_lost_on_a_unique_key_counts_as_done(
     delivery_engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pid = place(delivery_container)
+    pid = place(delivery_container).id
     run_pipeline(pid, delivery_engine)
     before = footprint(delivery_engine, pid)
     tx = transaction_of(delivery_engine, pid)

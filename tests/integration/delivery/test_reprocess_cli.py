@@ -17,7 +17,7 @@ from payments.adapters.gateway import FakeGateway
 from payments.bootstrap import Container
 from payments.recovery import Step
 from tests.support import env
-from tests.support.delivery import place
+from tests.support.factories import place
 from tests.support.procs import BIN, ROOT
 from web import cli_payments
 
@@ -25,19 +25,19 @@ from web import cli_payments
 def staged_payments(container: Container) -> dict[str, uuid.UUID]:
     """One payment stopped at each step, and one finished."""
     uow, ids = container.uow, {}
-    ids["new"] = place(container)
-    ids["opened"] = place(container)
+    ids["new"] = place(container).id
+    ids["opened"] = place(container).id
     services.open_transaction(uow(), ids["opened"])
-    ids["charged"] = place(container)
+    ids["charged"] = place(container).id
     charged_tx = services.open_transaction(uow(), ids["charged"])
     assert charged_tx is not None
     services.charge(uow(), FakeGateway(), charged_tx.id)
-    ids["settled"] = place(container, token="ODD12")
+    ids["settled"] = place(container, token="ODD12").id
     settled_tx = services.open_transaction(uow(), ids["settled"])
     assert settled_tx is not None
     services.charge(uow(), FakeGateway(), settled_tx.id)
     services.settle(uow(), settled_tx.id)
-    ids["done"] = place(container)
+    ids["done"] = place(container).id
     done_tx = services.open_transaction(uow(), ids["done"])
     assert done_tx is not None
     services.charge(uow(), FakeGateway(), done_tx.id)
@@ -109,7 +109,7 @@ def test_stuck_for_takes_only_unfinished_payments_idle_that_long(
 
 
 def test_unknown_ids_exit_1_with_one_line(delivery_app: Flask, delivery_container, sent) -> None:
-    known, unknown = place(delivery_container), uuid.uuid4()
+    known, unknown = place(delivery_container).id, uuid.uuid4()
     result = invoke(delivery_app, str(known), str(unknown))
 
     assert result.exit_code == 1
@@ -134,7 +134,7 @@ def test_a_failing_enqueue_exits_1_with_one_line(
         raise ConnectionRefusedError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
 
     monkeypatch.setattr(cli_payments, "senders", lambda: dict.fromkeys(Step, refuse))
-    pid = place(delivery_container)
+    pid = place(delivery_container).id
     result = invoke(delivery_app, str(pid))
     assert result.exit_code == 1
     last = result.output.strip().splitlines()[-1]
@@ -157,7 +157,7 @@ def test_the_command_enqueues_real_dramatiq_messages(
     delivery_url: str, delivery_container: Container, settings
 ) -> None:
     namespace = f"test-reprocess-{uuid.uuid4().hex[:8]}"
-    pid = place(delivery_container)
+    pid = place(delivery_container).id
     result = _flask(str(pid), DATABASE_URL=delivery_url, DRAMATIQ_NAMESPACE=namespace)
 
     assert result.returncode == 0, result.stderr
@@ -172,7 +172,7 @@ def test_the_command_enqueues_real_dramatiq_messages(
 
 
 def test_redis_or_database_down_exit_1_with_one_line(delivery_url: str, delivery_container) -> None:
-    pid = place(delivery_container)
+    pid = place(delivery_container).id
     no_redis = _flask(
         str(pid), DATABASE_URL=delivery_url, REDIS_URL=f"redis://127.0.0.1:{env.free_port()}/0"
     )

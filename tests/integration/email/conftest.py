@@ -11,42 +11,26 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
 from payments import services
 from payments.bootstrap import Container, bootstrap
 from payments.config import Settings
-from payments.db.engine import apply_schema, make_engine
 from payments.domain.gateway_rule import Decision
 from payments.domain.model import Payment, Reason, Status
 from payments.i18n import negotiate
 from tests.support import env
 from tests.support.smtp import SmtpServer
-
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+from tests.support.wiring import schema_engine
 
 
 @pytest.fixture(scope="package")
 def email_engine() -> Iterator[Engine]:
     """A fresh database with the schema, dropped afterwards."""
-    server = env.server_url()
-    name = f"test_{env.SESSION}_email"
-    with psycopg.connect(_libpq(server), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(make_url(server).set(database=name).render_as_string(False), 4)
-    try:
-        apply_schema(engine)
+    with env.own_database("email") as url, schema_engine(url, pool_size=4) as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(_libpq(server), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -9,28 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import uuid
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
-import psycopg
 import pytest
 import redis
 from flask import Flask
 from kafka.admin import KafkaAdminClient
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
-from payments import services
 from payments.adapters.mailer import FakeMailer
 from payments.adapters.publisher import KafkaPublisher
 from payments.bootstrap import Container, bootstrap
 from payments.config import TOPIC_VARIABLES, Settings
-from payments.db.engine import apply_schema, make_engine
-from payments.domain.model import Payment
 from tests.support import env
 from tests.support.kafka import ensure_topics
+from tests.support.wiring import schema_engine, worker_app
 
 OPS = f"{env.SESSION}_ops"
 
@@ -38,7 +32,7 @@ OPS = f"{env.SESSION}_ops"
 def ops_environ(**overrides: str) -> dict[str, str]:
     """The service environment of these tests (their database, topics and namespace)."""
     values = {
-        "DATABASE_URL": _ops_database_url(),
+        "DATABASE_URL": env.database_url_of("ops"),
         "DRAMATIQ_NAMESPACE": f"test-{OPS}",
         **{name: f"{name}.ops-{env.SESSION}" for name in TOPIC_VARIABLES},
     }
@@ -53,45 +47,32 @@ def ops_settings(**overrides: str) -> Settings:
     return config.from_env(ops_environ(**overrides))
 
 
-def _ops_database_url() -> str:
-    return make_url(env.server_url()).set(database=f"test_{OPS}").render_as_string(False)
-
-
-def _admin(sql: str) -> None:
-    url = make_url(env.server_url()).set(drivername="postgresql")
-    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="session")
 def settings_ops(engine: Engine) -> Iterator[Settings]:
     """The ops settings; creates (and finally drops) the database, topics and namespace."""
-    name = make_url(_ops_database_url()).database
-    _admin(f'CREATE DATABASE "{name}"')
-    settings = ops_settings()
-    ensure_topics(settings, partitions=1)
-    try:
-        yield settings
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        client = redis.Redis.from_url(settings.redis_url)
-        keys = list(client.scan_iter(match=f"{settings.dramatiq_namespace}*:*", count=500))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        with contextlib.suppress(Exception):
-            admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers.split(","))
-            admin.delete_topics(settings.topics.all())
-            admin.close()
+    with env.own_database("ops"):
+        settings = ops_settings()
+        ensure_topics(settings, partitions=1)
+        try:
+            yield settings
+        finally:
+            client = redis.Redis.from_url(settings.redis_url)
+            keys = list(client.scan_iter(match=f"{settings.dramatiq_namespace}*:*", count=500))
+            if keys:
+                client.delete(*keys)
+            client.close()
+            with contextlib.suppress(Exception):
+                servers = settings.kafka_bootstrap_servers.split(",")
+                admin = KafkaAdminClient(bootstrap_servers=servers)
+                admin.delete_topics(settings.topics.all())
+                admin.close()
 
 
 @pytest.fixture(scope="session")
 def engine_ops(settings_ops: Settings) -> Iterator[Engine]:
     """An engine on the ops database, schema applied."""
-    engine = make_engine(settings_ops.database_url, pool_size=3)
-    apply_schema(engine)
-    yield engine
-    engine.dispose()
+    with schema_engine(settings_ops.database_url, pool_size=3) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -108,39 +89,13 @@ def container_ops(settings_ops: Settings, engine_ops: Engine, mailer: FakeMailer
 @pytest.fixture
 def app_ops(container_ops: Container) -> Iterator[Flask]:
     """The app on the ops database; the actors of this process use it too."""
-    from tasks import runtime
-    from web import create_app
-
-    app = create_app({"TESTING": True, "CONTAINER": container_ops})
-    runtime.use(app)
-    yield app
-    runtime.use(None)
+    with worker_app(container_ops) as app:
+        yield app
 
 
 def run(app: Flask, *args: str) -> Any:
     """Invoke a `flask` command in-process; the click result."""
     return app.test_cli_runner().invoke(args=list(args))
-
-
-def place(container: Container, token: str = "TOKEN123", payment_id: uuid.UUID | None = None):  # type: ignore[no-untyped-def]
-    """Store a PENDING payment (with its payment.created event); the payment."""
-    command = services.PlacePayment(
-        user_name="Ana",
-        user_email=f"{uuid.uuid4().hex[:8]}@example.com",
-        user_language="en",
-        event_id="show-1",
-        amount=Decimal("125.50"),
-        currency="USD",
-        payment_token=token,
-        event_name="Show",
-    )
-    if payment_id is None:
-        return services.place_payment(container.uow(), command)
-    with container.uow() as uow:
-        payment = Payment.place(payment_id, uow.clock(), **command.__dict__)
-        uow.repo.add_payment(payment)
-        uow.commit()
-    return payment
 
 
 def drain_outbox(container: Container) -> int:

@@ -17,8 +17,9 @@ from sqlalchemy import text
 
 from payments.bootstrap import Container
 from payments.config import Settings
-from tests.integration.ops.conftest import ops_environ, place
+from tests.integration.ops.conftest import ops_environ
 from tests.support import env
+from tests.support.factories import place
 from tests.support.procs import Process, wait_until
 
 

@@ -11,8 +11,9 @@ from flask import Flask
 from payments import services
 from payments.bootstrap import Container, bootstrap
 from tasks.dlq import DeadLetters
-from tests.integration.ops.conftest import ops_settings, place, run
+from tests.integration.ops.conftest import ops_settings, run
 from tests.support import env
+from tests.support.factories import place
 from tests.support.procs import wait_until
 
 

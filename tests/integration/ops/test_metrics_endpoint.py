@@ -9,7 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from payments.bootstrap import Container
 from payments.config import Settings
-from tests.integration.ops.conftest import drain_outbox, place
+from tests.integration.ops.conftest import drain_outbox
+from tests.support.factories import place
 
 
 def scrape(app: Flask) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

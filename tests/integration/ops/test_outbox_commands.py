@@ -14,8 +14,9 @@ from payments import services
 from payments.adapters.mailer import FakeMailer
 from payments.bootstrap import Container, bootstrap
 from payments.config import Settings
-from tests.integration.ops.conftest import drain_outbox, ops_settings, place, run
+from tests.integration.ops.conftest import drain_outbox, ops_settings, run
 from tests.support import env
+from tests.support.factories import place
 from tests.support.kafka import records
 
 

@@ -1,0 +1,38 @@
+"""What the fixtures of several test packages build alike: an engine, an app for the actors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from sqlalchemy import Engine
+
+from payments.bootstrap import Container
+from payments.db.engine import apply_schema, make_engine
+
+
+@contextmanager
+def schema_engine(url: str, pool_size: int) -> Iterator[Engine]:
+    """An engine on `url` with the schema applied, disposed of on leaving the block."""
+    engine = make_engine(url, pool_size=pool_size)
+    try:
+        apply_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def worker_app(container: Container) -> Iterator[Flask]:
+    """The app on `container`, also the app of the actors run in this process (`tasks.runtime`)
+    until the block is left."""
+    from tasks import runtime
+    from web import create_app
+
+    app = create_app({"TESTING": True, "CONTAINER": container})
+    runtime.use(app)
+    try:
+        yield app
+    finally:
+        runtime.use(None)
