@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from bench import breakdown, cpu, loadgen, profiler
 from bench.payloads import EMAIL_DOMAIN, payment_body, post_request
-from bench.procs import BRIDGE_ARGV, RELAY_ARGV, Service, api_argv, wait_ready, worker_argv
+from bench.procs import BRIDGE_ARGV, Service, api_argv, relay_argv, wait_ready, worker_argv
 from bench.settings import BenchSettings
 from bench.stack import BenchStack
 from bench.stats import summary_ms
@@ -106,7 +106,9 @@ def start(stack: BenchStack, bench: BenchSettings, phase: str) -> Pipeline:
         "smtp": Service("smtp", smtp_argv, env, log_dir),
         "api": Service("api", api_argv(api_port), env, log_dir),
         **{
-            f"relay{'' if i == 0 else i + 1}": Service(f"relay{i + 1}", RELAY_ARGV, env, log_dir)
+            "relay" if i == 0 else f"relay{i + 1}": Service(
+                f"relay{i + 1}", relay_argv(bench), env, log_dir
+            )
             for i in range(bench.relays)
         },
         "bridge": Service("bridge", BRIDGE_ARGV, env, log_dir),
@@ -176,7 +178,7 @@ def step(
         "seconds": seconds,
         "offered": offered,
         "accepted": len(accepted),
-        "rejected": dict(Counter(str(x.status) for x in samples if x.status != 201)),
+        "rejected": dict(Counter(_status(x.status) for x in samples if x.status != 201)),
         "emailed": len(emailed),
         "settled_per_s": round(settled, 1),
         "sustained": sustained,
@@ -252,6 +254,15 @@ def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
             "dramatiq_threads": bench.worker_threads,
         },
     }
+
+
+def _status(status: int) -> str:
+    """An HTTP status, or why there was none."""
+    names = {
+        loadgen.CONNECTION_ERROR: "connection error",
+        loadgen.TIMED_OUT: f"no answer in {loadgen.REQUEST_TIMEOUT_S:.0f} s",
+    }
+    return names.get(status, str(status))
 
 
 def _line(s: dict[str, Any]) -> str:

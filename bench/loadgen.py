@@ -11,6 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+REQUEST_TIMEOUT_S = 15.0
+CONNECTION_ERROR = 0  # the Sample.status of a request that got no HTTP answer
+TIMED_OUT = -1  # ... or no answer within REQUEST_TIMEOUT_S
+
 
 @dataclass
 class Sample:
@@ -22,22 +26,32 @@ class Sample:
     tag: str = ""
 
 
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+# Servers close keep-alive connections idle for a few seconds (gunicorn: 5 s); a request sent
+# on one just as it closes fails without an answer, so idle connections are dropped sooner.
+MAX_IDLE_S = 2.0
+
+
 @dataclass
 class _Pool:
     host: str
     port: int
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(default_factory=list)
+    idle: list[tuple[float, Conn]] = field(default_factory=list)
 
-    async def get(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self.idle:
-            return self.idle.pop()
+    async def get(self) -> Conn:
+        now = time.monotonic()
+        while self.idle:
+            since, conn = self.idle.pop()
+            if now - since < MAX_IDLE_S:
+                return conn
+            conn[1].close()
         return await asyncio.open_connection(self.host, self.port)
 
-    def put(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
-        self.idle.append(conn)
+    def put(self, conn: Conn) -> None:
+        self.idle.append((time.monotonic(), conn))
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for _, (_, writer) in self.idle:
             writer.close()
         self.idle.clear()
 
@@ -73,9 +87,11 @@ async def _exchange(pool: _Pool, request: bytes) -> int:
 async def _timed(pool: _Pool, request: bytes, tag: str, samples: list[Sample]) -> None:
     started, t0 = time.time(), time.perf_counter()
     try:
-        status = await asyncio.wait_for(_exchange(pool, request), timeout=30)
-    except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
-        status = 0
+        status = await asyncio.wait_for(_exchange(pool, request), timeout=REQUEST_TIMEOUT_S)
+    except TimeoutError:
+        status = TIMED_OUT
+    except (OSError, asyncio.IncompleteReadError, ValueError):
+        status = CONNECTION_ERROR
     samples.append(Sample(started, time.perf_counter() - t0, status, tag))
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from bench import memory
+from bench.settings import BenchSettings
 from tests.support.procs import wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,13 @@ def worker_argv(processes: int, threads: int) -> list[str]:
 
 
 RELAY_ARGV = [str(BIN / "flask"), "outbox", "relay"]
+
+
+def relay_argv(bench: BenchSettings) -> list[str]:
+    """`flask outbox relay` with BENCH_RELAY_ARGS (e.g. `--batch-size 1000`)."""
+    return [*RELAY_ARGV, *bench.relay_args]
+
+
 BRIDGE_ARGV = [str(BIN / "flask"), "bridge", "run"]
 
 

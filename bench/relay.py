@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from bench import profiler, raw_kafka
 from bench.payloads import created_event
-from bench.procs import RELAY_ARGV, Service
+from bench.procs import Service, relay_argv
 from bench.settings import BenchSettings
 from bench.stack import BenchStack, libpq
 from payments.messages import OutboxMessage
@@ -75,13 +75,15 @@ def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
     settings = stack.settings("relay")
     bench_url = settings.database_url
     relays = [
-        Service(f"relay-{i}", RELAY_ARGV, stack.env("relay"), stack.log_dir).start()
+        Service(f"relay-{i}", relay_argv(bench), stack.env("relay"), stack.log_dir).start()
         for i in range(bench.relays)
     ]
     relay = relays[0]
     raw_runs, relay_runs, hot = [], [], None
     try:
         time.sleep(3)  # imports done, LISTEN in place
+        # Warm-up, not timed: the relay's producer connects and learns the topic's partitions.
+        drain_time(stack, bench_url, backlog(settings.topics.payment_created, 500))
         for round_no in range(ROUNDS):
             messages = backlog(settings.topics.payment_created, bench.relay_rows)
             raw_runs.append(raw_kafka.produce_rate(stack.kafka_servers(), messages))

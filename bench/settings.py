@@ -26,12 +26,13 @@ class BenchSettings:
     api_threads: int = 4
     relay_rows: int = 20_000
     relays: int = 1
+    relay_args: tuple[str, ...] = ()
     e2e_seconds: int = 30
     e2e_rates: tuple[int, ...] = (50, 100, 200)
     sustain_start: int = 300
     sustain_step: int = 100
     sustain_tries: int = 3
-    drain_seconds: int = 20
+    drain_seconds: int = 15
     worker_processes: int = 2
     worker_threads: int = 8
     profile: bool = False
@@ -56,6 +57,7 @@ def from_env() -> BenchSettings:
         api_threads=_int("GUNICORN_THREADS", BenchSettings.api_threads),
         relay_rows=_int("BENCH_RELAY_ROWS", BenchSettings.relay_rows),
         relays=_int("BENCH_RELAYS", BenchSettings.relays),
+        relay_args=tuple(os.environ.get("BENCH_RELAY_ARGS", "").split()),
         e2e_seconds=_int("BENCH_E2E_SECONDS", BenchSettings.e2e_seconds),
         e2e_rates=_ints("BENCH_E2E_RATES", "50,100,200"),
         sustain_start=_int("BENCH_SUSTAIN_START", BenchSettings.sustain_start),
