@@ -1,4 +1,19 @@
-"""The benchmark's knobs, from `BENCH_*` environment variables (defaults fit `make bench`)."""
+"""The benchmark's knobs, from environment variables (the defaults are what `make bench` runs).
+
+- `BENCH_PHASES` (api,relay,e2e): which phases; a partial run writes its results under
+  `BENCH_LOG_DIR` (default `.run/bench`, also where every process logs) instead of `bench/`.
+- `BENCH_API_SECONDS` (15), `BENCH_API_CONNECTIONS` (32): the API load (wrk, else Python).
+- `WEB_CONCURRENCY` (2), `GUNICORN_THREADS` (4): the API's gunicorn workers and threads.
+- `BENCH_RELAY_ROWS` (20000), `BENCH_RELAYS` (1), `BENCH_RELAY_ARGS` (e.g. `--batch-size 1000`).
+- `BENCH_E2E_SECONDS` (30), `BENCH_E2E_RATES` (50,100,200), `BENCH_DRAIN_SECONDS` (15): the
+  fixed end-to-end loads; then `BENCH_SUSTAIN_START` (300), `BENCH_SUSTAIN_STEP` (100) and
+  `BENCH_SUSTAIN_TRIES` (3) for the search of the highest sustained rate.
+- `BENCH_WORKER_PROCESSES` (2), `BENCH_WORKER_THREADS` (8): `dramatiq tasks -p -t`.
+- `BENCH_LOG_LEVEL` (INFO): the services' log level, as in production.
+- `BENCH_PROFILE=1`: py-spy profiles of the API and relay phases and of every process during
+  the e2e step at `BENCH_PROFILE_RATE` (300) payments/s (`profile-*.summary.txt`).
+- `BENCH_ENV_<NAME>=value`: set NAME=value for the e2e processes (try a setting as is).
+"""
 
 from __future__ import annotations
 
