@@ -43,7 +43,7 @@ class Profile:
             return {"samples": 0}
         summary = summarize(self.out.read_text(errors="replace"), top)
         lines = [f"{self.name}: {summary['samples']} samples"]
-        for title in ("self", "own_inclusive"):
+        for title in ("libraries", "self", "own_inclusive"):
             lines.append(f"-- {title} --")
             lines += [f"{pct:5.1f}%  {frame}" for frame, pct in summary[title]]  # type: ignore[attr-defined]
         self.out.with_suffix(".summary.txt").write_text("\n".join(lines) + "\n")
@@ -60,19 +60,34 @@ def _short(frame: str) -> str:
     return f"{name} ({Path(path).name})" if path else name
 
 
+def library(frame: str) -> str:
+    """Which package a raw py-spy frame `func (path:line)` belongs to (`sqlalchemy`, `email`,
+    `threading`...), or `service <package>` for this repository's code."""
+    path = frame.partition(" (")[2].rstrip(")").rsplit(":", 1)[0]
+    for marker in OWN_CODE:
+        if path.startswith(marker) or f"/{marker}" in path:
+            return f"service {marker.rstrip('/')}"
+    if "site-packages/" in path:
+        path = path.split("site-packages/", 1)[1]
+    return path.split("/", 1)[0].removesuffix(".py") or "other"
+
+
 def summarize(collapsed: str, top: int = 12) -> dict[str, object]:
-    """Self-time per frame and inclusive time per own-code frame, in % of samples."""
-    own, inclusive, total = Counter(), Counter(), 0
+    """Self-time per frame, per library, and inclusive time per own-code frame, in % of
+    samples."""
+    own, inclusive, libraries, total = Counter(), Counter(), Counter(), 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [_short(f) for f in stack.split(";") if "(" in f]
+        raw = [f for f in stack.split(";") if "(" in f and not f.startswith("process ")]
+        frames = [_short(f) for f in raw]
         if not frames:
             continue
         total += count
         own[frames[-1]] += count
+        libraries[library(raw[-1])] += count
         for frame in set(frames):
             if any(marker in frame for marker in OWN_CODE):
                 inclusive[frame] += count
@@ -80,4 +95,9 @@ def summarize(collapsed: str, top: int = 12) -> dict[str, object]:
     def pct(counter: Counter) -> list[tuple[str, float]]:
         return [(f, round(100 * n / total, 1)) for f, n in counter.most_common(top)]
 
-    return {"samples": total, "self": pct(own), "own_inclusive": pct(inclusive)}
+    return {
+        "samples": total,
+        "self": pct(own),
+        "libraries": pct(libraries),
+        "own_inclusive": pct(inclusive),
+    }
