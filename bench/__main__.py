@@ -34,7 +34,7 @@ def main() -> int:
     started, t0 = datetime.now(UTC), time.monotonic()
     log_dir = Path(os.environ.get("BENCH_LOG_DIR", ".run/bench"))
     results: dict[str, Any] = {"settings": bench.__dict__}
-    meta = {
+    meta: dict[str, Any] = {
         "command": os.environ.get("BENCH_COMMAND", "make bench"),
         "cpus": os.cpu_count(),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),

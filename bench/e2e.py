@@ -15,6 +15,7 @@ import math
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,14 +128,14 @@ def start(stack: BenchStack, bench: BenchSettings, phase: str) -> Pipeline:
     return pipeline
 
 
-def warm_up(pipeline: Pipeline, phase: str, timeout: float = 90) -> None:
+def warm_up(pipeline: Pipeline, phase: str, timeout: int = 90) -> None:
     """A few payments through the whole pipeline: the bridge joined its group, pools are open."""
     result = step(pipeline, rate=5, seconds=1, drain_seconds=timeout, tag=f"warmup-{phase}")
     if result["emailed"] < result["accepted"] or not result["accepted"]:
         raise RuntimeError(f"warm-up payments did not reach SMTP: {result}")
 
 
-def _request(port: int, tag: str):  # type: ignore[no-untyped-def]
+def _request(port: int, tag: str) -> Callable[[int], tuple[bytes, str]]:
     def make(i: int) -> tuple[bytes, str]:
         email = f"{tag}-{i}@{EMAIL_DOMAIN}"
         return post_request("127.0.0.1", port, payment_body(email)), email

@@ -98,7 +98,7 @@ async def _timed(pool: _Pool, request: bytes, tag: str, samples: list[Sample]) -
 async def _open_loop(
     host: str, port: int, rate: float, seconds: float, make: Callable[[int], tuple[bytes, str]]
 ) -> list[Sample]:
-    pool, samples, tasks = _Pool(host, port), [], set()
+    pool, samples, tasks = _Pool(host, port), list[Sample](), set[asyncio.Task[None]]()
     total = int(rate * seconds)
     start = time.perf_counter()
     for i in range(total):

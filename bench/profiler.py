@@ -75,7 +75,10 @@ def library(frame: str) -> str:
 def summarize(collapsed: str, top: int = 12) -> dict[str, object]:
     """Self-time per frame, per library, and inclusive time per own-code frame, in % of
     samples."""
-    own, inclusive, libraries, total = Counter(), Counter(), Counter(), 0
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    libraries: Counter[str] = Counter()
+    total = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():

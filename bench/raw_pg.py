@@ -14,6 +14,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from multiprocessing.queues import Queue
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -56,7 +57,9 @@ def _commit_loop(dsn: str, topic: str, deadline: float, counts: list[int], slot:
             counts[slot] += 1
 
 
-def _process(dsn: str, topic: str, threads: int, start: float, seconds: float, out) -> None:  # type: ignore[no-untyped-def]
+def _process(
+    dsn: str, topic: str, threads: int, start: float, seconds: float, out: Queue[int]
+) -> None:
     counts = [0] * threads
     while time.time() < start:
         time.sleep(0.001)
