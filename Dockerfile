@@ -18,7 +18,7 @@ COPY outbox ./outbox
 COPY devstack ./devstack
 COPY schema.sql babel.cfg ./
 COPY translations ./translations
-COPY .flaskenv ./
+COPY .flaskenv gunicorn.conf.py ./
 
 # Editable install: the code reads schema.sql and translations/ next to its packages.
 RUN pip install -e . \
@@ -28,4 +28,4 @@ RUN pip install -e . \
 USER app
 EXPOSE 5000
 
-CMD ["gunicorn", "web:create_app()", "-b", "0.0.0.0:5000", "--workers", "2", "--access-logfile", "-"]
+CMD ["gunicorn", "web:create_app()", "-b", "0.0.0.0:5000", "--access-logfile", "-"]
