@@ -5,13 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from flask import Blueprint, current_app
+from flask import Blueprint, Flask, current_app
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from web import container_of
 from web.problems import Problem
 
 bp = Blueprint("health", __name__)
+
+
+def _redis(app: Flask) -> redis.Redis:
+    """One Redis client per app (its pool reconnects), with short timeouts for probes."""
+    client = app.extensions.get("payments.readyz_redis")
+    if client is None:
+        client = redis.Redis.from_url(
+            container_of(app).settings.redis_url, socket_timeout=1, socket_connect_timeout=1
+        )
+        app.extensions["payments.readyz_redis"] = client
+    return client
 
 
 @bp.get("/healthz")
@@ -31,15 +43,14 @@ def readyz() -> Any:
     except Exception:
         down.append("postgresql")
     try:
-        client = redis.Redis.from_url(
-            container.settings.redis_url, socket_timeout=1, socket_connect_timeout=1
-        )
-        client.ping()
-        client.close()
+        _redis(current_app).ping()
     except Exception:
         down.append("redis")
     if down:
         raise Problem(
-            503, "service-unavailable", "Service unavailable", f"Not ready: {', '.join(down)} down."
+            503,
+            "service-unavailable",
+            _("Service unavailable"),
+            _("Not ready: %(down)s down.", down=", ".join(down)),
         )
     return {"status": "ready", "postgresql": "up", "redis": "up"}

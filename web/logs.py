@@ -128,8 +128,7 @@ def log_request(response: Response) -> Response:
     """One line per HTTP request: method, path, status, duration, request and payment ids."""
     from web.errors import request_id
 
-    started = g.get("request_started")
-    elapsed_ms = (time.perf_counter() - started) * 1000 if started else 0.0
+    elapsed_ms = request_seconds() * 1000
     level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
     log.log(
         level,
@@ -141,6 +140,12 @@ def log_request(response: Response) -> Response:
         extra={"request_id": request_id(), "payment_id": _payment_id(response)},
     )
     return response
+
+
+def request_seconds() -> float:
+    """Seconds since this request started (0 when its start was not recorded)."""
+    started = g.get("request_started")
+    return time.perf_counter() - started if started is not None else 0.0
 
 
 def init_app(app: Flask, settings: Settings) -> None:

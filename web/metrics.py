@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -33,6 +32,7 @@ from payments.config import Topics
 from payments.db import outbox_store
 from payments.db.tables import payments
 from payments.domain.model import Status
+from web.logs import request_seconds
 
 log = logging.getLogger("payments.metrics")
 bp = Blueprint("metrics", __name__)
@@ -123,9 +123,7 @@ class HttpMetrics:
         """Count the finished request (an after_request hook)."""
         route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
         self.requests.labels(request.method, route, str(response.status_code)).inc()
-        started = g.get("metrics_started")
-        if started is not None:
-            self.duration.labels(request.method, route).observe(time.perf_counter() - started)
+        self.duration.labels(request.method, route).observe(request_seconds())
         return response
 
 
@@ -161,9 +159,6 @@ def init_app(app: Flask) -> None:
     http = HttpMetrics(registry)
     app.extensions["payments.metrics"] = {"registry": registry, "database": database}
 
-    @app.before_request
-    def _start_timer() -> None:
-        g.metrics_started = time.perf_counter()
-
+    # The request's start time is recorded once, by web.logs (registered before this).
     app.after_request(http.observe)
     app.register_blueprint(bp)

@@ -199,17 +199,6 @@ class SqlRepository:
         )
 
     # recovery
-    def stuck_payments(self, older_than_seconds: float, limit: int = 1000) -> list[UUID]:
-        """Ids of PENDING payments not updated for `older_than_seconds`."""
-        query = (
-            select(payments.c.id)
-            .where(payments.c.status == Status.PENDING.value)
-            .where(payments.c.updated_at < _ago(older_than_seconds))
-            .order_by(payments.c.updated_at)
-            .limit(limit)
-        )
-        return list(self.conn.execute(query).scalars())
-
     def progress(
         self,
         payment_ids: Sequence[UUID] | None = None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from uuid import UUID
 
 
@@ -52,7 +51,6 @@ Event = (
 )
 
 __all__ = [
-    "Decimal",
     "Event",
     "PaymentCreated",
     "PaymentFailed",
