@@ -42,7 +42,8 @@ def stop_on_signals() -> threading.Event:
 @click.option("--batch-size", default=500, show_default=True, help="Rows per claim.")
 def relay(batch_size: int) -> None:
     """Publish outbox rows to Kafka until stopped (SIGTERM/SIGINT)."""
-    from outbox.observe import LoggingPublisher, MeteredRelay, RelayMetrics
+    from outbox.observe import LoggingPublisher, RelayMetrics
+    from outbox.relay import Relay
 
     container = container_of(current_app)
     settings = container.settings
@@ -56,7 +57,7 @@ def relay(batch_size: int) -> None:
     metrics = RelayMetrics()
     if settings.relay_metrics_port:
         metrics.serve(settings.metrics_host, settings.relay_metrics_port)
-    daemon = MeteredRelay(
+    daemon = Relay(
         container.engine,
         lambda: LoggingPublisher(container.publisher()),
         batch_size=batch_size,

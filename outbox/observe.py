@@ -7,12 +7,11 @@ at http://METRICS_HOST:RELAY_METRICS_PORT/metrics (Prometheus text format).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from outbox.relay import Relay
 from payments.messages import OutboxMessage
 
 log = logging.getLogger("payments.relay")
@@ -82,26 +81,3 @@ class LoggingPublisher:
     def close(self) -> None:
         """Close the wrapped publisher."""
         self.inner.close()
-
-
-class MeteredRelay(Relay):
-    """A relay that reports every failed attempt (LISTEN, claim, publish, mark) to `on_error`."""
-
-    def __init__(self, *args: Any, on_error: Callable[[BaseException], None], **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.on_error = on_error
-
-    def run_once(self) -> int:
-        """Relay.run_once, counting its failure."""
-        try:
-            return super().run_once()
-        except Exception as err:
-            self.on_error(err)
-            raise
-
-    def _listen(self) -> Any:
-        try:
-            return super()._listen()
-        except Exception as err:
-            self.on_error(err)
-            raise

@@ -61,14 +61,16 @@ class Relay:
         batch_size: int = 500,
         poll_interval: float = 0.5,
         on_published: Callable[[int], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
         retry: backoff.Backoff | None = None,
-        store: OutboxStore = outbox_store,  # type: ignore[assignment]
+        store: OutboxStore = outbox_store,
     ):
         self.engine = engine
         self.publisher_factory = publisher_factory
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.on_published = on_published or (lambda n: None)
+        self.on_error = on_error or (lambda err: None)
         self.retry = retry or backoff.Backoff()
         self.store = store
         self._publisher: Publisher | None = None
@@ -124,6 +126,7 @@ class Relay:
                     if count < self.batch_size:
                         self._wait(listener, stop)
                 except Exception as err:  # one line per failure, then back off
+                    self.on_error(err)
                     wait = self.retry.next_delay()
                     log.warning(
                         "relay attempt %d failed (%s); retrying in %.1fs",
