@@ -15,6 +15,8 @@ COPY payments ./payments
 COPY web ./web
 COPY tasks ./tasks
 COPY outbox ./outbox
+COPY bridge ./bridge
+COPY ops ./ops
 COPY devstack ./devstack
 COPY schema.sql babel.cfg ./
 COPY translations ./translations

@@ -37,11 +37,12 @@ test: install translations
 	$(BIN)/python -m devstack run -- sh -c 'flask db init && pytest $(PYTEST_ARGS)'
 
 lint: install typecheck
+	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy payments web tasks outbox devstack
+	$(BIN)/mypy payments web tasks outbox bridge ops devstack
 
 faults: install translations
 	$(BIN)/python -m devstack run -- sh -c 'flask db init && pytest tests/faults $(PYTEST_ARGS)'

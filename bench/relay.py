@@ -23,7 +23,7 @@ from bench.payloads import created_event
 from bench.procs import Service, relay_argv
 from bench.settings import BenchSettings
 from bench.stack import BenchStack, libpq
-from payments.messages import OutboxMessage
+from payments.event_records import OutboxMessage
 
 log = logging.getLogger("bench")
 ROUNDS = 2

@@ -1,41 +1,21 @@
-"""`flask outbox ...` and `flask bridge ...`: the daemons, and the outbox's operator commands."""
+"""`flask outbox ...`: the relay daemon, and the outbox's operator commands."""
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
-from payments import services
-from payments.bootstrap import Container
+from payments import bootstrap, services
+from payments.cli_support import UsageProblem, one_line_errors, stop_on_signals
 from payments.db import outbox_store
-from web import container_of
-from web.cli_support import UsageProblem, one_line_errors
 
 log = logging.getLogger("payments.daemon")
 
 outbox_cli = AppGroup("outbox", help="The transactional outbox.")
-bridge_cli = AppGroup("bridge", help="The Kafka -> Dramatiq bridge.")
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: object) -> None:
-        log.info("received %s, stopping after the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return stop
 
 
 @outbox_cli.command("relay")
@@ -45,7 +25,7 @@ def relay(batch_size: int) -> None:
     from outbox.observe import LoggingPublisher, RelayMetrics
     from outbox.relay import Relay
 
-    container = container_of(current_app)
+    container = bootstrap.current()
     settings = container.settings
     stop = stop_on_signals()
     log.info(
@@ -68,30 +48,11 @@ def relay(batch_size: int) -> None:
     log.info("relay stopped, published=%d", daemon.published)
 
 
-@bridge_cli.command("run")
-def bridge_run() -> None:
-    """Consume the topics and enqueue their actors until stopped (SIGTERM/SIGINT)."""
-    from outbox.bridge import Bridge, make_consumer, routes_for
-
-    settings = container_of(current_app).settings
-    stop = stop_on_signals()
-    routes = routes_for(settings)
-    log.info(
-        "bridge starting group=%s topics=%d settings=%s",
-        settings.kafka_group_id,
-        len(routes),
-        settings.describe(),
-    )
-    daemon = Bridge(lambda: make_consumer(settings, list(routes)), routes)
-    daemon.run(stop)
-    log.info("bridge stopped, enqueued=%d", daemon.enqueued)
-
-
 @outbox_cli.command("status")
 @one_line_errors
 def status() -> None:
     """Show the unpublished events per topic and the age of the oldest."""
-    container = container_of(current_app)
+    container = bootstrap.current()
     with container.engine.connect() as conn:
         rows = outbox_store.backlog(conn)
     now = datetime.now(UTC)
@@ -146,7 +107,7 @@ def replay(
     """
     from outbox import replay as use_case
 
-    container = container_of(current_app)
+    container = bootstrap.current()
     if (payment_id is None) == (since is None):
         raise UsageProblem("give exactly one of --payment ID or --since TIME")
     try:
@@ -163,7 +124,7 @@ def replay(
     if not messages:
         click.echo("nothing to replay: no published event matches")
         return
-    publisher = _replay_publisher(container, timeout)
+    publisher = container.publisher(timeout_s=timeout)
     try:
         with click.progressbar(length=len(messages), label="replaying") as bar:
             for count in use_case.republish(publisher, messages, batch_size):
@@ -171,16 +132,3 @@ def replay(
     finally:
         publisher.close()
     click.echo(f"replayed {len(messages)} events")
-
-
-def _replay_publisher(container: Container, timeout: float) -> Any:
-    """The injected publisher (tests), else a Kafka producer that gives up after `timeout`."""
-    if "publisher" in container.extras:
-        return container.extras["publisher"]
-    from payments.adapters.publisher import KafkaPublisher
-
-    return KafkaPublisher(
-        container.settings.kafka_bootstrap_servers,
-        timeout_s=timeout,
-        bootstrap_timeout_ms=int(timeout * 1000),
-    )

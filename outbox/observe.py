@@ -12,7 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from payments.messages import OutboxMessage
+from payments.event_records import OutboxMessage
 
 log = logging.getLogger("payments.relay")
 

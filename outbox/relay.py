@@ -33,10 +33,10 @@ from typing import Any, Protocol
 import psycopg
 from sqlalchemy import Connection, Engine
 
-from outbox import backoff
+from payments import backoff
 from payments.adapters.publisher import PublishFailed
 from payments.db import outbox_store
-from payments.messages import OutboxMessage
+from payments.event_records import OutboxMessage
 
 log = logging.getLogger("payments.relay")
 

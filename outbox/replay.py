@@ -15,7 +15,7 @@ from uuid import UUID
 from sqlalchemy import Engine
 
 from payments.db import outbox_store
-from payments.messages import OutboxMessage
+from payments.event_records import OutboxMessage
 
 log = logging.getLogger("payments.replay")
 

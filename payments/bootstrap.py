@@ -1,63 +1,188 @@
-"""The composition root: wires real (or, by keyword, fake) adapters for every process."""
+"""The composition root: reads the settings once and wires every process's adapters.
+
+Every entry point receives a `Container` built here: `web.create_app`, the actors
+(`tasks`), the relay (`outbox`), the bridge (`bridge`) and the operator commands (`ops`).
+Nothing connects, and no broker, producer or Flask object is built, until first used, so
+a process builds only what it uses (the API never builds a Dramatiq broker). Real adapters
+are replaced by keyword: `bootstrap(settings, gateway=FakeGateway(), mailer=FakeMailer())`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import sys
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
+import redis
 from sqlalchemy import Engine
 
+from payments import config
 from payments.adapters.gateway import SimulatedGateway
 from payments.config import Settings
 from payments.db.engine import make_engine
-from payments.ports import Gateway
+from payments.ports import EmailRenderer, Gateway, Mailer, Publisher
 from payments.uow import SqlUnitOfWork
 
+if TYPE_CHECKING:
+    import dramatiq
+    from flask import Flask
 
-@dataclass
+    from payments.queue.dead_letters import DeadLetters
+
+# Redis answers every command the service sends (short scripts, pings) in milliseconds; a
+# Redis that stopped answering becomes an error within this many seconds instead of a hang.
+REDIS_TIMEOUT_S = 5
+
+
 class Container:
-    """Everything a process needs, built once per process; nothing connects until used."""
+    """Everything a process needs, built at most once per process, each part on first use."""
 
-    settings: Settings
-    engine: Engine
-    gateway: Gateway
-    extras: dict[str, Any] = field(default_factory=dict)
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        gateway: Gateway | None = None,
+        publisher: Publisher | None = None,
+        mailer: Mailer | None = None,
+        renderer: EmailRenderer | None = None,
+        broker: dramatiq.Broker | None = None,
+        redis_client: redis.Redis | None = None,
+    ):
+        self.settings = settings
+        self._engine = engine
+        self._gateway = gateway
+        self._publisher = publisher
+        self._mailer = mailer
+        self._renderer = renderer
+        self._broker = broker
+        self._redis = redis_client
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The pooled PostgreSQL engine."""
+        return self._engine or make_engine(self.settings.database_url, self.settings.db_pool_size)
+
+    @cached_property
+    def gateway(self) -> Gateway:
+        """The (simulated) payment gateway."""
+        return self._gateway or SimulatedGateway(
+            self.settings.gateway_latency_ms, float(self.settings.gateway_transient_failure_rate)
+        )
 
     def uow(self) -> SqlUnitOfWork:
         """A fresh unit of work on the shared engine."""
         return SqlUnitOfWork(self.engine, self.settings.topics)
 
-    def publisher(self) -> Any:
-        """A new Kafka publisher (or the injected one)."""
-        if "publisher" in self.extras:
-            return self.extras["publisher"]
+    @property
+    def has_fake_publisher(self) -> bool:
+        """Whether a publisher was injected (tests): every `publisher()` returns it."""
+        return self._publisher is not None
+
+    def publisher(self, timeout_s: float | None = None) -> Publisher:
+        """A new Kafka publisher (or the injected one); `timeout_s` bounds every wait."""
+        if self._publisher is not None:
+            return self._publisher
         from payments.adapters.publisher import KafkaPublisher
 
-        return KafkaPublisher(self.settings.kafka_bootstrap_servers)
+        if timeout_s is None:
+            return KafkaPublisher(self.settings.kafka_bootstrap_servers)
+        return KafkaPublisher(
+            self.settings.kafka_bootstrap_servers,
+            timeout_s=timeout_s,
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+        )
 
-    def mailer(self, app: Any) -> Any:
-        """The mailer (or the injected one), sending through the app's Flask-Mail."""
-        if "mailer" in self.extras:
-            return self.extras["mailer"]
+    @cached_property
+    def redis(self) -> redis.Redis:
+        """The process's one Redis client (its pool reconnects), with short timeouts."""
+        return self._redis or redis.Redis.from_url(
+            self.settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+            health_check_interval=30,
+        )
+
+    @cached_property
+    def broker(self) -> dramatiq.Broker:
+        """The Dramatiq broker on that Redis client; not Dramatiq's global broker unless
+        `install_broker` is called (only `dramatiq tasks` needs that, to declare actors)."""
+        if self._broker is not None:
+            return self._broker
+        from payments.queue.broker import redis_broker
+
+        return redis_broker(self.redis, self.settings.dramatiq_namespace)
+
+    def install_broker(self) -> dramatiq.Broker:
+        """Make the container's broker Dramatiq's global one (before declaring actors)."""
+        import dramatiq
+
+        dramatiq.set_broker(self.broker)
+        return self.broker
+
+    def dead_letters(self) -> DeadLetters:
+        """Dramatiq's dead letters in this namespace."""
+        from payments.queue.dead_letters import DeadLetters
+
+        return DeadLetters(self.redis, self.settings.dramatiq_namespace)
+
+    @cached_property
+    def mail_app(self) -> Flask:
+        """The small Flask object holding the e-mail templates, Flask-Babel and Flask-Mail."""
+        from payments.adapters.email_renderer import mail_app
+
+        return mail_app(self.settings)
+
+    @cached_property
+    def renderer(self) -> EmailRenderer:
+        """Renders a finished payment's e-mail in its language."""
+        if self._renderer is not None:
+            return self._renderer
+        from payments.adapters.email_renderer import EmailRenderer as FlaskRenderer
+
+        return FlaskRenderer(self.mail_app)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        """Sends e-mail over SMTP (Flask-Mail), or the injected fake."""
+        if self._mailer is not None:
+            return self._mailer
         from payments.adapters.mailer import FlaskMailer
 
-        return FlaskMailer(app, app.extensions["payments.mail"])
+        return FlaskMailer(self.mail_app)
 
 
-def bootstrap(
-    settings: Settings,
-    *,
-    engine: Engine | None = None,
-    gateway: Gateway | None = None,
-    **extras: Any,
-) -> Container:
-    """Build the container; pass `engine=`, `gateway=`, `publisher=` to replace the real ones."""
-    return Container(
-        settings=settings,
-        engine=engine or make_engine(settings.database_url, settings.db_pool_size),
-        gateway=gateway
-        or SimulatedGateway(
-            settings.gateway_latency_ms, float(settings.gateway_transient_failure_rate)
-        ),
-        extras=extras,
-    )
+def bootstrap(settings: Settings, **adapters: Any) -> Container:
+    """Build the container; pass `engine=`, `gateway=`, `publisher=`, `mailer=`... to replace
+    the real ones."""
+    return Container(settings, **adapters)
+
+
+def settings_or_exit() -> Settings:
+    """The settings from the environment (and `.env`), read once; a bad one stops the
+    process with one line naming the variable, never a traceback."""
+    try:
+        return config.from_env()
+    except config.ConfigError as err:
+        sys.exit(f"configuration error: {err}")
+
+
+def from_env(**adapters: Any) -> Container:
+    """The container of a process started from the command line."""
+    return bootstrap(settings_or_exit(), **adapters)
+
+
+APP_KEY = "payments"
+
+
+def container_of(app: Flask) -> Container:
+    """The container a Flask object (the API, or `flask`'s CLI app) was built on."""
+    container: Container = app.extensions[APP_KEY]
+    return container
+
+
+def current() -> Container:
+    """The container of the current Flask app (inside a `flask` command or request)."""
+    from flask import current_app
+
+    return container_of(current_app)

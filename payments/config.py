@@ -9,6 +9,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from payments.errors import ConfigError
+
 TOPIC_VARIABLES = (
     "PAYMENT_CREATED_TOPIC",
     "TRANSACTION_CREATED_TOPIC",
@@ -19,8 +21,7 @@ TOPIC_VARIABLES = (
 )
 
 
-class ConfigError(Exception):
-    """A setting is missing or malformed; the message names the variable."""
+__all__ = ["ConfigError", "Settings", "Topics", "from_env"]
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from payments.domain.gateway_rule import Decision
-from payments.domain.model import Payment
+from payments.domain.model import Payment, Transaction
+from payments.event_records import OutboxMessage
+
+if TYPE_CHECKING:
+    from payments.db.repository import Progress
 
 
 class Gateway(Protocol):
@@ -35,3 +42,64 @@ class Mailer(Protocol):
     def send(self, email: Email) -> str:
         """Hand the e-mail to the SMTP server; return its Message-ID once accepted."""
         ...
+
+
+class Publisher(Protocol):
+    def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Publish in order; return once every message was acknowledged, else raise."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release the connection."""
+        ...
+
+
+class Repository(Protocol):
+    """Loads and saves aggregates inside one unit of work. A write that a unique key refuses
+    (another delivery did this step first) raises `payments.errors.AlreadyDone`."""
+
+    @property
+    def seen(self) -> list[Payment | Transaction]:
+        """Every aggregate loaded or added (their events become outbox rows on commit)."""
+        ...
+
+    def add_payment(self, payment: Payment) -> None: ...
+    def get_payment(self, payment_id: UUID, lock: bool = False) -> Payment | None: ...
+    def save_payment(self, payment: Payment) -> None: ...
+    def add_transaction(self, tx: Transaction) -> None: ...
+    def get_transaction(self, transaction_id: UUID, lock: bool = False) -> Transaction | None: ...
+    def transaction_of(self, payment_id: UUID) -> Transaction | None: ...
+    def save_transaction(self, tx: Transaction) -> None: ...
+    def email_sent(self, payment_id: UUID, kind: str) -> bool: ...
+    def record_email(self, payment_id: UUID, kind: str, message_id: str) -> None: ...
+    def progress(
+        self,
+        payment_ids: Sequence[UUID] | None = None,
+        idle_seconds: float | None = None,
+        limit: int = 10_000,
+    ) -> list[Progress]: ...
+
+
+class UnitOfWork(Protocol):
+    """One atomic change: leaving the block without `commit()` rolls everything back; the
+    events recorded by the aggregates become outbox messages in the same commit."""
+
+    @property
+    def repo(self) -> Repository:
+        """The repository on this unit of work's transaction."""
+        ...
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """Timezone-aware now (a fixed clock in tests)."""
+        ...
+
+    def commit(self) -> None: ...

@@ -15,7 +15,8 @@ from uuid import UUID
 
 from payments.db.repository import Progress
 from payments.domain.model import Status
-from payments.uow import SqlUnitOfWork
+from payments.ports import UnitOfWork
+from payments.queue import actors
 
 
 class Step(StrEnum):
@@ -25,6 +26,15 @@ class Step(StrEnum):
     CHARGE = "charge"
     SETTLE = "settle"
     NOTIFY = "notify"
+
+
+# The actor that runs each step (the sweep and `flask payments reprocess` enqueue by name).
+ACTOR_OF_STEP = {
+    Step.OPEN_TRANSACTION: actors.CREATE_TRANSACTION,
+    Step.CHARGE: actors.PROCESS_TRANSACTION,
+    Step.SETTLE: actors.SETTLE_PAYMENT,
+    Step.NOTIFY: actors.SEND_PAYMENT_EMAIL,
+}
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,7 @@ def next_step(progress: Progress) -> Redrive | None:
     return None
 
 
-def plan_for_ids(uow: SqlUnitOfWork, payment_ids: Sequence[UUID]) -> Plan:
+def plan_for_ids(uow: UnitOfWork, payment_ids: Sequence[UUID]) -> Plan:
     """The re-drives for the named payments (finished and unknown ones are listed apart)."""
     wanted = list(dict.fromkeys(payment_ids))
     with uow:
@@ -79,7 +89,7 @@ def plan_for_ids(uow: SqlUnitOfWork, payment_ids: Sequence[UUID]) -> Plan:
     return Plan(redrives, finished, unknown)
 
 
-def plan_for_stuck(uow: SqlUnitOfWork, idle_seconds: float, limit: int = 10_000) -> Plan:
+def plan_for_stuck(uow: UnitOfWork, idle_seconds: float, limit: int = 10_000) -> Plan:
     """The re-drives for every unfinished payment that has not changed for `idle_seconds`."""
     with uow:
         stuck = uow.repo.progress(idle_seconds=idle_seconds, limit=limit)

@@ -3,7 +3,7 @@
 Every step is idempotent: run twice, or after a later step, it changes nothing. The row
 locks make concurrent deliveries take turns; should two ever race past them, the database's
 unique keys (one transaction per payment, one terminal change per entity) reject the second,
-and the loser reports "already done" rather than failing (see `lost_race`).
+and the repository reports that as `AlreadyDone`: the loser returns "already done".
 """
 
 from __future__ import annotations
@@ -12,30 +12,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 from uuid import UUID
-
-from sqlalchemy.exc import IntegrityError
 
 from payments.domain.gateway_rule import Decision
 from payments.domain.model import Payment, Reason, Status, Transaction
-from payments.ports import EmailRenderer, Gateway, Mailer
-from payments.uow import SqlUnitOfWork
+from payments.errors import AlreadyDone, NotFound, NotReady
+from payments.ports import EmailRenderer, Gateway, Mailer, UnitOfWork
 
-
-class NotFound(Exception):
-    """The payment or transaction named does not exist."""
-
-
-class NotReady(Exception):
-    """The step's precondition does not hold yet (a later delivery will find it done)."""
-
-
-UNIQUE_VIOLATION = "23505"
-
-
-def lost_race(err: IntegrityError) -> bool:
-    """Whether a unique key refused the write: another delivery did this step first."""
-    return getattr(err.orig, "sqlstate", None) == UNIQUE_VIOLATION
+U = TypeVar("U", bound=UnitOfWork)
 
 
 @dataclass(frozen=True)
@@ -53,9 +38,9 @@ class PlacePayment:
 
 
 def place_payment(
-    uow: SqlUnitOfWork,
+    uow: U,
     command: PlacePayment,
-    before_commit: Callable[[SqlUnitOfWork, Payment], None] | None = None,
+    before_commit: Callable[[U, Payment], None] | None = None,
 ) -> Payment:
     """Store a new PENDING payment and its `payment.created` event in one transaction.
 
@@ -71,7 +56,7 @@ def place_payment(
     return payment
 
 
-def open_transaction(uow: SqlUnitOfWork, payment_id: UUID) -> Transaction | None:
+def open_transaction(uow: UnitOfWork, payment_id: UUID) -> Transaction | None:
     """Create the payment's one transaction; None when it already has one or is finished."""
     try:
         with uow:
@@ -83,14 +68,12 @@ def open_transaction(uow: SqlUnitOfWork, payment_id: UUID) -> Transaction | None
             tx = Transaction.open(uuid.uuid4(), payment_id, uow.clock())
             uow.repo.add_transaction(tx)
             uow.commit()
-    except IntegrityError as err:
-        if not lost_race(err):
-            raise
+    except AlreadyDone:
         return None
     return tx
 
 
-def charge(uow: SqlUnitOfWork, gateway: Gateway, transaction_id: UUID) -> Decision | None:
+def charge(uow: UnitOfWork, gateway: Gateway, transaction_id: UUID) -> Decision | None:
     """Ask the gateway about a PENDING transaction and record its answer; None if done already.
 
     The gateway is called outside any database transaction, with the transaction id as its
@@ -109,7 +92,7 @@ def charge(uow: SqlUnitOfWork, gateway: Gateway, transaction_id: UUID) -> Decisi
     return decision if record_decision(uow, transaction_id, decision) else None
 
 
-def record_decision(uow: SqlUnitOfWork, transaction_id: UUID, decision: Decision) -> bool:
+def record_decision(uow: UnitOfWork, transaction_id: UUID, decision: Decision) -> bool:
     """Complete the transaction with the gateway's decision and erase the token; False if done."""
     try:
         with uow:
@@ -126,19 +109,17 @@ def record_decision(uow: SqlUnitOfWork, transaction_id: UUID, decision: Decision
             uow.repo.save_transaction(tx)
             uow.repo.save_payment(payment)
             uow.commit()
-    except IntegrityError as err:
-        if not lost_race(err):
-            raise
+    except AlreadyDone:
         return False
     return True
 
 
-def give_up_on_gateway(uow: SqlUnitOfWork, transaction_id: UUID) -> bool:
+def give_up_on_gateway(uow: UnitOfWork, transaction_id: UUID) -> bool:
     """Fail the transaction with `gateway_unavailable` after the retries ran out."""
     return record_decision(uow, transaction_id, Decision(Status.FAILED, Reason.GATEWAY_UNAVAILABLE))
 
 
-def settle(uow: SqlUnitOfWork, transaction_id: UUID) -> Payment | None:
+def settle(uow: UnitOfWork, transaction_id: UUID) -> Payment | None:
     """Give the payment its transaction's outcome; None when it was settled already."""
     try:
         with uow:
@@ -154,9 +135,7 @@ def settle(uow: SqlUnitOfWork, transaction_id: UUID) -> Payment | None:
             payment.settle(tx, uow.clock())
             uow.repo.save_payment(payment)
             uow.commit()
-    except IntegrityError as err:
-        if not lost_race(err):
-            raise
+    except AlreadyDone:
         return None
     return payment
 
@@ -166,9 +145,7 @@ def email_kind(payment: Payment) -> str:
     return "approved" if payment.status is Status.SUCCESS else "rejected"
 
 
-def notify(
-    uow: SqlUnitOfWork, render: EmailRenderer, mailer: Mailer, payment_id: UUID
-) -> str | None:
+def notify(uow: UnitOfWork, render: EmailRenderer, mailer: Mailer, payment_id: UUID) -> str | None:
     """Send the payment's one result e-mail; None when it was sent already.
 
     The payment row stays locked from the check to the record, so two deliveries at once
@@ -189,7 +166,7 @@ def notify(
     return message_id
 
 
-def find_payment(uow: SqlUnitOfWork, payment_id: UUID) -> tuple[Payment, Transaction | None] | None:
+def find_payment(uow: UnitOfWork, payment_id: UUID) -> tuple[Payment, Transaction | None] | None:
     """The payment and its transaction, or None."""
     with uow:
         payment = uow.repo.get_payment(payment_id)

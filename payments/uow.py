@@ -16,7 +16,7 @@ from payments.config import Topics
 from payments.db import outbox_store
 from payments.db.repository import SqlRepository
 from payments.domain.model import Payment, Transaction
-from payments.messages import OutboxMessage, to_message
+from payments.event_records import OutboxMessage, to_message
 
 
 def utcnow() -> datetime:

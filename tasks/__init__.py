@@ -1,14 +1,16 @@
 """Dramatiq workers: `dramatiq tasks`.
 
-Importing this package sets the Redis broker (no connection is opened until first use) and
-declares the actors, as Dramatiq requires before any actor exists.
+Importing this package builds the worker's container from the settings (nothing connects
+yet), installs its broker as Dramatiq's global one and declares the actors, as Dramatiq
+requires before any actor exists. No other process imports it: they enqueue by name
+(`payments.queue.actors`).
 """
 
 from __future__ import annotations
 
-from tasks.broker import setup_broker
+from tasks import runtime
 
-broker = setup_broker()
+broker = runtime.start()
 
 from tasks.actors import (  # noqa: E402
     create_transaction,

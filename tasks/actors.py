@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +12,8 @@ from dramatiq.middleware import CurrentMessage
 
 from payments import services
 from payments.domain.gateway_rule import TransientGatewayError
+from payments.errors import NotFound
+from payments.queue import actors as names
 from tasks import runtime
 
 log = logging.getLogger("payments.worker")
@@ -21,7 +24,7 @@ log = logging.getLogger("payments.worker")
 #   re-drive), so every actor is idempotent: a duplicate, or a message arriving after a later
 #   step, finds its work done and only logs. Row locks serialize concurrent deliveries; the
 #   unique keys of transactions, status_changes and sent_emails are the last guard, and a
-#   unique violation from a lost race counts as "already done" (`services.lost_race`).
+#   unique violation from a lost race counts as "already done" (`AlreadyDone`).
 # - Retries: infrastructure errors (database, SMTP) and `NotReady` (a step asked for before
 #   its precondition, which only a manual re-drive can do) are retried with exponential
 #   backoff from MIN_BACKOFF_MS, capped at MAX_BACKOFF_MS, MAX_RETRIES times (about an hour
@@ -53,8 +56,13 @@ _common: dict[str, Any] = {
     "max_retries": MAX_RETRIES,
     "min_backoff": MIN_BACKOFF_MS,
     "max_backoff": MAX_BACKOFF_MS,
-    "throws": (services.NotFound,),
+    "throws": (NotFound,),
 }
+
+
+def actor(ref: names.ActorRef, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Declare an actor under the name and queue `payments.queue.actors` gives it."""
+    return dramatiq.actor(actor_name=ref.name, queue_name=ref.queue, **options)
 
 
 def _ids(**ids: object) -> dict[str, object]:
@@ -77,7 +85,7 @@ def _gateway_failures() -> int:
     return failures
 
 
-@dramatiq.actor(queue_name="payments", time_limit=DB_TIME_LIMIT_MS, **_common)
+@actor(names.CREATE_TRANSACTION, time_limit=DB_TIME_LIMIT_MS, **_common)
 def create_transaction(payment_id: str) -> None:
     """payment.created -> open the payment's one transaction."""
     tx = services.open_transaction(runtime.container().uow(), UUID(payment_id))
@@ -88,7 +96,7 @@ def create_transaction(payment_id: str) -> None:
     )
 
 
-@dramatiq.actor(queue_name="gateway", time_limit=DB_TIME_LIMIT_MS, **_common)
+@actor(names.PROCESS_TRANSACTION, time_limit=DB_TIME_LIMIT_MS, **_common)
 def process_transaction(transaction_id: str) -> None:
     """transaction.created -> charge through the gateway and record its answer."""
     container = runtime.container()
@@ -107,7 +115,7 @@ def process_transaction(transaction_id: str) -> None:
     log.info("gateway answered: %s", outcome, extra=_ids(transaction_id=transaction_id))
 
 
-@dramatiq.actor(queue_name="payments", time_limit=DB_TIME_LIMIT_MS, **_common)
+@actor(names.SETTLE_PAYMENT, time_limit=DB_TIME_LIMIT_MS, **_common)
 def settle_payment(transaction_id: str) -> None:
     """transaction.succeeded/failed -> give the payment its final status."""
     payment = services.settle(runtime.container().uow(), UUID(transaction_id))
@@ -126,15 +134,12 @@ _email: dict[str, Any] = {
 }
 
 
-@dramatiq.actor(queue_name="email", time_limit=60_000, **_email)
+@actor(names.SEND_PAYMENT_EMAIL, time_limit=60_000, **_email)
 def send_payment_email(payment_id: str) -> None:
     """payment.succeeded/failed -> send the one result e-mail in the payment's language."""
-    from web.emails import renderer_for
-
-    app = runtime.app()
     container = runtime.container()
     message_id = services.notify(
-        container.uow(), renderer_for(app), container.mailer(app), UUID(payment_id)
+        container.uow(), container.renderer, container.mailer, UUID(payment_id)
     )
     log.info(
         "e-mail %s",

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from dramatiq.middleware import prometheus
 
-from payments import config
 from payments.config import Settings
 
 log = logging.getLogger("payments.worker")
@@ -76,7 +75,9 @@ def serve() -> int:
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector
 
-    settings = config.from_env()
+    from tasks import runtime
+
+    settings = runtime.container().settings
     directory = metrics_dir(settings.dramatiq_namespace, os.getppid())
     directory.mkdir(parents=True, exist_ok=True)
     _remove_finished_runs(directory)

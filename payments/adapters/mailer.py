@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 
 from flask import Flask
-from flask_mail import Connection, Mail, Message
+from flask_mail import Connection, Message
 
 from payments.ports import Email
 
@@ -45,8 +45,8 @@ class FlaskMailer:
     caller records nothing and the message is retried.
     """
 
-    def __init__(self, app: Flask, mail: Mail):
-        self.app, self.mail = app, mail
+    def __init__(self, app: Flask):
+        self.app = app
 
     def send(self, email: Email) -> str:
         """Send and return the Message-ID once the SMTP server accepted it."""

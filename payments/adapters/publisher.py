@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from payments.messages import OutboxMessage, kafka_headers
+from payments.errors import DeliveryError
+from payments.event_records import OutboxMessage, kafka_headers
 
 
 def encode(message: OutboxMessage) -> bytes:
@@ -16,7 +17,7 @@ def encode(message: OutboxMessage) -> bytes:
     return json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class PublishFailed(Exception):
+class PublishFailed(DeliveryError):
     """Not every message of a batch was acknowledged; `acked` holds the positions that were."""
 
     def __init__(self, acked: list[int], cause: BaseException):

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from payments.db.tables import outbox
-from payments.messages import OutboxMessage
+from payments.event_records import OutboxMessage
 
 
 def write(conn: Connection, messages: Iterable[OutboxMessage]) -> None:

@@ -7,11 +7,26 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 
 from payments.db.tables import payments, sent_emails, status_changes, transactions
 from payments.domain.model import Payment, Reason, Status, Transaction
+from payments.errors import AlreadyDone
+
+UNIQUE_VIOLATION = "23505"
 
 
 @dataclass(frozen=True)
@@ -102,6 +117,15 @@ class SqlRepository:
         self.conn = conn
         self.seen: list[Payment | Transaction] = []
 
+    def _write(self, statement: Executable, params: dict[str, Any]) -> None:
+        """Execute a write; a unique key refusing it (a lost race) raises `AlreadyDone`."""
+        try:
+            self.conn.execute(statement, params)
+        except IntegrityError as err:
+            if getattr(err.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+                raise AlreadyDone(f"already done: {type(err.orig).__name__}") from None
+            raise
+
     # payments
     def add_payment(self, payment: Payment) -> None:
         """Insert a new payment."""
@@ -139,7 +163,7 @@ class SqlRepository:
     # transactions
     def add_transaction(self, tx: Transaction) -> None:
         """Insert a new transaction (the unique payment_id guards against a second one)."""
-        self.conn.execute(
+        self._write(
             _ADD_TRANSACTION,
             {
                 "id": tx.id,
@@ -182,7 +206,7 @@ class SqlRepository:
             self._record_change(tx.payment_id, "transaction", tx.status)
 
     def _record_change(self, payment_id: UUID, entity: str, status: Status) -> None:
-        self.conn.execute(
+        self._write(
             _RECORD_CHANGE,
             {"payment_id": payment_id, "entity": entity, "to_status": status.value},
         )

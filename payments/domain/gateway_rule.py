@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from payments.domain.model import Reason, Status
+from payments.errors import PaymentsError
 
 
-class TransientGatewayError(Exception):
+class TransientGatewayError(PaymentsError):
     """The gateway did not answer this time; the call may be retried."""
 
 

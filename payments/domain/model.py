@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from payments.domain import events
+from payments.errors import PaymentsError
 
 
 class Status(StrEnum):
@@ -32,7 +33,7 @@ class Reason(StrEnum):
     GATEWAY_UNAVAILABLE = "gateway_unavailable"
 
 
-class DomainError(Exception):
+class DomainError(PaymentsError):
     """Base of every error the domain raises."""
 
 

@@ -25,13 +25,13 @@ def schema_engine(url: str, pool_size: int) -> Iterator[Engine]:
 
 @contextmanager
 def worker_app(container: Container) -> Iterator[Flask]:
-    """The app on `container`, also the app of the actors run in this process (`tasks.runtime`)
-    until the block is left."""
+    """The app on `container`; `container` is also the actors' in this process
+    (`tasks.runtime`) until the block is left."""
     from tasks import runtime
     from web import create_app
 
     app = create_app({"TESTING": True, "CONTAINER": container})
-    runtime.use(app)
+    runtime.use(container)
     try:
         yield app
     finally:

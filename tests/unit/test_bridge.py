@@ -11,8 +11,8 @@ import pytest
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError
 
-from outbox import backoff
-from outbox.bridge import Bridge, Route
+from bridge.consumer import Bridge, Route
+from payments import backoff
 
 
 @dataclass

@@ -9,19 +9,17 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 
+from payments.adapters import email_renderer as emails
+from payments.config import Settings
 from payments.domain.model import Payment, Reason, Status
 from payments.ports import Email
-from web import emails, i18n
 
 NBSP = "\u00a0"
 
 
 @pytest.fixture(scope="module")
 def app() -> Flask:
-    app = Flask("web")
-    i18n.init_app(app)
-    emails.init_app(app)
-    return app
+    return emails.mail_app(Settings())
 
 
 def payment(
@@ -56,7 +54,7 @@ def payment(
 
 
 def render(app: Flask, p: Payment, kind: str = "approved") -> Email:
-    return emails.renderer_for(app)(p, kind)
+    return emails.EmailRenderer(app)(p, kind)
 
 
 @pytest.mark.parametrize(

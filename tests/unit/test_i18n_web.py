@@ -12,6 +12,7 @@ from flask import Flask
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 
+from payments.adapters import catalogs
 from web import i18n
 
 
@@ -78,30 +79,30 @@ def test_a_worker_forces_the_stored_locale_in_an_app_context(
 
 def _copy_catalogs(tmp_path: Path) -> Path:
     directory = tmp_path / "translations"
-    shutil.copytree(i18n.TRANSLATIONS, directory, ignore=shutil.ignore_patterns("*.mo"))
+    shutil.copytree(catalogs.TRANSLATIONS, directory, ignore=shutil.ignore_patterns("*.mo"))
     return directory
 
 
 def test_missing_catalogs_are_compiled_at_start(tmp_path: Path) -> None:
     directory = _copy_catalogs(tmp_path)
 
-    written = i18n.compile_catalogs(directory)
+    written = catalogs.compile_catalogs(directory)
 
     assert sorted(p.parents[1].name for p in written) == ["en", "es", "pt"]
     with (directory / "pt/LC_MESSAGES/messages.mo").open("rb") as mo:
         assert gettext.GNUTranslations(mo).gettext("Payment approved") == "Pagamento aprovado"
-    assert i18n.compile_catalogs(directory) == []
+    assert catalogs.compile_catalogs(directory) == []
     assert not list(directory.rglob(".tmp-*"))
 
 
 def test_a_catalog_edited_after_compiling_is_compiled_again(tmp_path: Path) -> None:
     directory = _copy_catalogs(tmp_path)
-    i18n.compile_catalogs(directory)
+    catalogs.compile_catalogs(directory)
     po = directory / "es/LC_MESSAGES/messages.po"
     mo = po.with_suffix(".mo")
     os.utime(mo, (1_000_000, 1_000_000))
 
-    assert i18n.compile_catalogs(directory) == [mo]
+    assert catalogs.compile_catalogs(directory) == [mo]
 
 
 def test_fuzzy_translations_are_not_compiled(tmp_path: Path) -> None:
@@ -112,7 +113,7 @@ def test_fuzzy_translations_are_not_compiled(tmp_path: Path) -> None:
     assert marker in text
     po.write_text(text.replace(marker, "#, fuzzy\n" + marker), encoding="utf-8")
 
-    i18n.compile_catalogs(directory)
+    catalogs.compile_catalogs(directory)
 
     with po.with_suffix(".mo").open("rb") as mo:
         assert gettext.GNUTranslations(mo).gettext("Payment approved") == "Payment approved"

@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
+from ops.reprocess import parse_duration
 from payments.db.repository import Progress
 from payments.domain.model import Status
 from payments.recovery import Redrive, Step, next_step
-from web.cli_payments import parse_duration
 
 PID, TID = uuid.uuid4(), uuid.uuid4()
 

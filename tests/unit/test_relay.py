@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from outbox import backoff
 from outbox.relay import Relay
+from payments import backoff
 from payments.adapters.publisher import FakePublisher, PublishFailed
-from payments.messages import OutboxMessage
+from payments.event_records import OutboxMessage
 
 
 class FakeConn:

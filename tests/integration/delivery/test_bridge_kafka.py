@@ -16,8 +16,8 @@ from dramatiq.brokers.redis import RedisBroker
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient
 
-from outbox import backoff
-from outbox.bridge import Bridge, Route, make_consumer
+from bridge.consumer import Bridge, Route, make_consumer
+from payments import backoff
 from payments.config import Settings
 from tests.support import env
 from tests.support.delivery import new_topic

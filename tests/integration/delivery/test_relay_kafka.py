@@ -17,12 +17,12 @@ from sqlalchemy import Engine, text
 from devstack.embedded import Launch, start_kafka
 from devstack.procs import free_port
 from devstack.settings import HostPort
-from outbox import backoff
 from outbox.relay import Relay
+from payments import backoff
 from payments.adapters.publisher import KafkaPublisher
 from payments.config import Settings
 from payments.db import outbox_store
-from payments.messages import OutboxMessage
+from payments.event_records import OutboxMessage
 from tests.support.delivery import new_topic, read_topic
 from tests.support.private import Service
 

@@ -10,8 +10,10 @@ import pytest
 import redis
 from dramatiq import Message
 from flask import Flask
+from flask.cli import cli as flask_cli  # every group of the `flask.commands` entry points
 from sqlalchemy import Engine
 
+from ops import reprocess as cli_payments
 from payments import services
 from payments.adapters.gateway import FakeGateway
 from payments.bootstrap import Container
@@ -19,7 +21,6 @@ from payments.recovery import Step
 from tests.support import env
 from tests.support.factories import place
 from tests.support.procs import BIN, ROOT
-from web import cli_payments
 
 
 def staged_payments(container: Container) -> dict[str, uuid.UUID]:
@@ -64,7 +65,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[Step, str]]]:
 
 
 def invoke(app: Flask, *args: str):  # type: ignore[no-untyped-def]
-    return app.test_cli_runner().invoke(args=["payments", "reprocess", *args])
+    return app.test_cli_runner().invoke(flask_cli, args=["payments", "reprocess", *args])
 
 
 def test_each_payment_is_redriven_from_its_current_step(

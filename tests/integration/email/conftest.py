@@ -6,13 +6,13 @@ outbox row of the session database, and its worker would mail these payments fir
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import Engine, text
 
 from payments import services
@@ -48,19 +48,15 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def mail_app(email_container: Container) -> Callable[[int], Flask]:
-    """An app whose Flask-Mail really sends, to the SMTP port given."""
-    from web import create_app
+def mail_app(email_container: Container) -> Callable[[int], Container]:
+    """A container on the e-mail database whose Flask-Mail really sends, to the SMTP port
+    given."""
 
-    def make(port: int) -> Flask:
-        return create_app(
-            {
-                "CONTAINER": email_container,
-                "MAIL_SERVER": "127.0.0.1",
-                "MAIL_PORT": port,
-                "MAIL_SUPPRESS_SEND": False,
-            }
+    def make(port: int) -> Container:
+        settings = dataclasses.replace(
+            email_container.settings, mail_server="127.0.0.1", mail_port=port
         )
+        return bootstrap(settings, engine=email_container.engine)
 
     return make
 

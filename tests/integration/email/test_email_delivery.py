@@ -12,7 +12,6 @@ import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Middleware
-from flask import Flask
 
 from payments import services
 from payments.adapters import mailer
@@ -20,16 +19,15 @@ from payments.bootstrap import Container
 from payments.domain.model import Payment
 from tests.support import env
 from tests.support.smtp import SmtpServer, parts
-from web.emails import renderer_for
 
 
-def notify(container: Container, app: Flask, payment_id: UUID) -> str | None:
-    return services.notify(container.uow(), renderer_for(app), container.mailer(app), payment_id)
+def notify(container: Container, mail: Container, payment_id: UUID) -> str | None:
+    return services.notify(mail.uow(), mail.renderer, mail.mailer, payment_id)
 
 
 def test_a_user_name_holding_html_is_escaped_in_the_html_part_only(
     email_container: Container,
-    mail_app: Callable[[int], Flask],
+    mail_app: Callable[[int], Container],
     smtp: SmtpServer,
     finished: Callable[..., Payment],
 ) -> None:
@@ -50,7 +48,7 @@ def test_a_user_name_holding_html_is_escaped_in_the_html_part_only(
 
 def test_smtp_down_then_up_sends_once_after_it_returns(
     email_container: Container,
-    mail_app: Callable[[int], Flask],
+    mail_app: Callable[[int], Container],
     finished: Callable[..., Payment],
     sent_kinds: Callable[[UUID], list[str]],
 ) -> None:
@@ -77,7 +75,7 @@ def test_smtp_down_then_up_sends_once_after_it_returns(
 
 def test_a_silent_smtp_server_times_out_into_a_retry(
     email_container: Container,
-    mail_app: Callable[[int], Flask],
+    mail_app: Callable[[int], Container],
     finished: Callable[..., Payment],
     sent_kinds: Callable[[UUID], list[str]],
     monkeypatch: pytest.MonkeyPatch,
@@ -104,7 +102,7 @@ def test_a_silent_smtp_server_times_out_into_a_retry(
 
 def test_two_deliveries_at_once_send_one_email(
     email_container: Container,
-    mail_app: Callable[[int], Flask],
+    mail_app: Callable[[int], Container],
     smtp: SmtpServer,
     finished: Callable[..., Payment],
 ) -> None:
@@ -146,7 +144,7 @@ class _Failures(Middleware):
 
 
 @pytest.fixture
-def email_worker(mail_app: Callable[[int], Flask]) -> Iterator[Callable[[int], tuple]]:
+def email_worker(mail_app: Callable[[int], Container]) -> Iterator[Callable[[int], tuple]]:
     """The real `send_payment_email` (its retry options included) on a stub broker and worker."""
     from tasks import actors, runtime
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from flask import Flask
 
 from payments import services
 from payments.bootstrap import Container
 from payments.domain.model import Payment, Reason
 from tests.support.smtp import SmtpServer, parts
-from web.emails import renderer_for
 
 NBSP = "\u00a0"
 
 
-def deliver(container: Container, app: Flask, payment: Payment) -> str | None:
-    return services.notify(container.uow(), renderer_for(app), container.mailer(app), payment.id)
+def deliver(container: Container, mail: Container, payment: Payment) -> str | None:
+    return services.notify(mail.uow(), mail.renderer, mail.mailer, payment.id)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +37,7 @@ def deliver(container: Container, app: Flask, payment: Payment) -> str | None:
 )  # fmt: skip
 def test_an_approved_payment_is_mailed_in_the_fans_language(
     email_container: Container,
-    mail_app: Callable[[int], Flask],
+    mail_app: Callable[[int], Container],
     smtp: SmtpServer,
     finished: Callable[..., Payment],
     tag: str,
@@ -82,7 +80,7 @@ def test_an_approved_payment_is_mailed_in_the_fans_language(
 )  # fmt: skip
 def test_a_rejected_payment_is_mailed_with_an_invitation_to_try_again(
     email_container: Container,
-    mail_app: Callable[[int], Flask],
+    mail_app: Callable[[int], Container],
     smtp: SmtpServer,
     finished: Callable[..., Payment],
     tag: str,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 from flask import Flask
+from flask.cli import cli as flask_cli  # every group of the `flask.commands` entry points
 from kafka.admin import KafkaAdminClient
 from sqlalchemy import Engine
 
@@ -95,7 +96,7 @@ def app_ops(container_ops: Container) -> Iterator[Flask]:
 
 def run(app: Flask, *args: str) -> Any:
     """Invoke a `flask` command in-process; the click result."""
-    return app.test_cli_runner().invoke(args=list(args))
+    return app.test_cli_runner().invoke(flask_cli, args=list(args))
 
 
 def drain_outbox(container: Container) -> int:
@@ -118,16 +119,12 @@ def worker_ops(settings_ops: Settings, app_ops: Flask) -> Iterator[Any]:
     """A real Dramatiq worker in this process, on Redis in the ops namespace, running the
     service's actors with the broker middleware the service installs."""
     import dramatiq
-    from dramatiq.brokers.redis import RedisBroker
-    from dramatiq.middleware import CurrentMessage
 
     import tasks
-    from tasks import observability
+    from payments.queue.broker import redis_broker
 
     client = redis.Redis.from_url(settings_ops.redis_url)
-    broker = RedisBroker(client=client, namespace=settings_ops.dramatiq_namespace)
-    observability.install(broker, settings_ops)
-    broker.add_middleware(CurrentMessage())
+    broker = redis_broker(client, settings_ops.dramatiq_namespace)
     for actor in (tasks.create_transaction, tasks.process_transaction, tasks.settle_payment):
         broker.declare_actor(actor)
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)

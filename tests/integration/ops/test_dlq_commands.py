@@ -10,7 +10,7 @@ from flask import Flask
 
 from payments import services
 from payments.bootstrap import Container, bootstrap
-from tasks.dlq import DeadLetters
+from payments.queue.dead_letters import DeadLetters
 from tests.integration.ops.conftest import ops_settings, run
 from tests.support import env
 from tests.support.factories import place

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from dramatiq import Message
 
-from tasks.dlq import (
+from payments.queue.dead_letters import (
     DeadLetter,
     canonical_queue,
     error_summary,

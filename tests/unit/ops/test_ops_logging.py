@@ -13,8 +13,8 @@ from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 
 from payments.config import Settings
-from tasks.observability import LogEnqueue, named_ids
-from web.logs import ContextFilter, JsonFormatter, TextFormatter
+from payments.logs import ContextFilter, JsonFormatter, TextFormatter
+from payments.queue.middleware import LogEnqueue, named_ids
 
 
 @pytest.fixture
@@ -92,9 +92,9 @@ def test_enqueues_are_logged_with_the_actor_and_its_ids(captured: io.StringIO) -
     actor = dramatiq.actor(settle_payment, broker=broker, queue_name="payments")
     broker.add_middleware(LogEnqueue())
     message = actor.send_with_options(args=("t-9",), ce_id="c-9")
-    assert named_ids(broker, message) == {"transaction_id": "t-9"}
+    assert named_ids(message) == {"transaction_id": "t-9"}
     unknown = Message(queue_name="q", actor_name="nobody", args=(1,), kwargs={}, options={})
-    assert named_ids(broker, unknown) == {}
+    assert named_ids(unknown) == {}
     line = next(x for x in lines(captured) if x["logger"] == "payments.enqueue")
     assert line["message"] == "enqueued settle_payment"
     assert (line["transaction_id"], line["ce_id"], line["message_id"]) == (

@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import redis
-from dramatiq import Message, Middleware
+from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
+
+from payments.errors import PaymentsError
 
 ERROR_OPTION = "error"
 RETRY_COUNT_OPTION = "dead_letter_retries"
@@ -29,14 +31,14 @@ SECRET_NAMES = re.compile(r"token|password|secret", re.IGNORECASE)
 SUMMARY_LIMIT = 200
 
 # Rewrite a dead letter in place only while it is still dead (never resurrect a retried one).
-_REWRITE = """
+REWRITE = """
 if redis.call("hexists", KEYS[1], ARGV[1]) == 1 then
     redis.call("hset", KEYS[1], ARGV[1], ARGV[2])
 end
 """
 
 
-class UnknownDeadLetter(LookupError):
+class UnknownDeadLetter(PaymentsError, LookupError):
     """No dead letter has one of the given ids."""
 
 
@@ -171,26 +173,3 @@ class DeadLetters:
             pipe.hdel(self._key(letter.queue, ".msgs"), letter.redis_id)
             pipe.execute()
         return enqueued
-
-
-class RecordFailure(Middleware):
-    """Keeps a one-line summary of a message's last error in its options, so that the dead
-    letter says why it died (Dramatiq itself keeps none for messages that are not retried)."""
-
-    def after_process_message(
-        self,
-        broker: Any,
-        message: Any,
-        *,
-        result: Any = None,
-        exception: BaseException | None = None,
-    ) -> None:
-        if exception is not None:
-            message.options[ERROR_OPTION] = error_summary(exception)
-
-    def after_nack(self, broker: Any, message: Any) -> None:
-        redis_id = message.options.get("redis_message_id")
-        if not isinstance(broker, RedisBroker) or not redis_id:
-            return
-        key = f"{broker.namespace}:{canonical_queue(message.queue_name)}.XQ.msgs"
-        broker.client.register_script(_REWRITE)(keys=[key], args=[redis_id, message.encode()])

@@ -30,8 +30,10 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 
-from outbox import backoff
+from payments import backoff
 from payments.config import Settings
+from payments.errors import PaymentsError
+from payments.queue import actors
 
 log = logging.getLogger("payments.bridge")
 
@@ -47,7 +49,7 @@ class Route:
     id_field: str
 
 
-class PoisonMessage(Exception):
+class PoisonMessage(PaymentsError):
     """An event that can never be routed (bad JSON, missing id); logged and skipped."""
 
 
@@ -72,21 +74,23 @@ def dispatch(record: Any, routes: Mapping[str, Route]) -> None:
     route.enqueue(entity_id, ce_id=header(record, "ce_id"))
 
 
-def routes_for(settings: Settings) -> dict[str, Route]:
-    """Topic -> actor, as contract section 5 says."""
-    import tasks
+def routes_for(settings: Settings, broker: Any) -> dict[str, Route]:
+    """Topic -> actor, as contract section 5 says; enqueued by name on `broker`."""
 
-    def sender(actor: Any) -> Callable[..., Any]:
-        return lambda entity_id, ce_id=None: actor.send_with_options(args=(entity_id,), ce_id=ce_id)
+    def sender(actor: actors.ActorRef) -> Callable[..., Any]:
+        def enqueue(entity_id: str, ce_id: str | None = None) -> Any:
+            return actors.send(broker, actor, entity_id, ce_id=ce_id)
+
+        return enqueue
 
     t = settings.topics
     return {
-        t.payment_created: Route(sender(tasks.create_transaction), "payment_id"),
-        t.transaction_created: Route(sender(tasks.process_transaction), "transaction_id"),
-        t.transaction_succeeded: Route(sender(tasks.settle_payment), "transaction_id"),
-        t.transaction_failed: Route(sender(tasks.settle_payment), "transaction_id"),
-        t.payment_succeeded: Route(sender(tasks.send_payment_email), "payment_id"),
-        t.payment_failed: Route(sender(tasks.send_payment_email), "payment_id"),
+        t.payment_created: Route(sender(actors.CREATE_TRANSACTION), "payment_id"),
+        t.transaction_created: Route(sender(actors.PROCESS_TRANSACTION), "transaction_id"),
+        t.transaction_succeeded: Route(sender(actors.SETTLE_PAYMENT), "transaction_id"),
+        t.transaction_failed: Route(sender(actors.SETTLE_PAYMENT), "transaction_id"),
+        t.payment_succeeded: Route(sender(actors.SEND_PAYMENT_EMAIL), "payment_id"),
+        t.payment_failed: Route(sender(actors.SEND_PAYMENT_EMAIL), "payment_id"),
     }
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 
 import click
-import redis
-from flask import current_app
 from flask.cli import AppGroup
 
-from tasks.dlq import DeadLetter, DeadLetters, UnknownDeadLetter
-from web import container_of
-from web.cli_support import UsageProblem, one_line_errors
+from payments import bootstrap
+from payments.cli_support import UsageProblem, one_line_errors
+from payments.queue.dead_letters import DeadLetter, DeadLetters, UnknownDeadLetter
 
 log = logging.getLogger("payments.dlq")
 
@@ -19,9 +17,7 @@ dlq_cli = AppGroup("dlq", help="Dramatiq's dead-lettered messages.")
 
 
 def _dead_letters() -> DeadLetters:
-    settings = container_of(current_app).settings
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=10)
-    return DeadLetters(client, settings.dramatiq_namespace)
+    return bootstrap.current().dead_letters()
 
 
 @dlq_cli.command("list")

@@ -6,6 +6,8 @@ import random
 import threading
 from dataclasses import dataclass
 
+from payments.errors import summary as first_line  # noqa: F401  (the daemons' log lines)
+
 # The daemons retry a dead Kafka, Redis or PostgreSQL at most this far apart, so that they
 # catch up within seconds of the service's return (a daemon's retry costs one connection).
 DAEMON_CAP_S = 5.0
@@ -40,9 +42,3 @@ class Backoff:
 def sleep(stop: threading.Event, seconds: float) -> bool:
     """Wait up to `seconds`; True if asked to stop meanwhile."""
     return stop.wait(seconds)
-
-
-def first_line(err: BaseException) -> str:
-    """An exception as one short log line: its type and the first line of its message."""
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__

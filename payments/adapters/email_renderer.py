@@ -7,24 +7,49 @@ carry the user's fields verbatim. The payment token is never given to a template
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, render_template
-from flask_babel import force_locale, format_currency
+from flask_babel import Babel, force_locale, format_currency
 from flask_babel import gettext as _
 from flask_mail import Mail
 
+from payments.adapters.catalogs import DOMAIN, TRANSLATIONS, ensure_compiled
+from payments.config import Settings
 from payments.domain.model import Payment, Reason
 from payments.i18n import DEFAULT_LOCALE, resolve_locale
-from payments.ports import Email, EmailRenderer
+from payments.ports import Email
 
 KINDS = ("approved", "rejected")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-def init_app(app: Flask) -> None:
-    """Attach Flask-Mail."""
-    app.extensions["payments.mail"] = Mail(app)
+def mail_app(settings: Settings) -> Flask:
+    """The small Flask object the e-mail extensions need: templates, Flask-Babel, Flask-Mail.
+
+    Not the HTTP app: no blueprint, no route, no CLI. The workers render and send with it.
+    """
+    app = Flask("payments.email", root_path=str(PACKAGE_DIR), template_folder="templates")
+    app.config.from_mapping(
+        MAIL_SERVER=settings.mail_server,
+        MAIL_PORT=settings.mail_port,
+        MAIL_USERNAME=settings.mail_username,
+        MAIL_PASSWORD=settings.mail_password,
+        MAIL_USE_TLS=settings.mail_use_tls,
+        MAIL_USE_SSL=settings.mail_use_ssl,
+        MAIL_DEFAULT_SENDER=settings.mail_default_sender,
+    )
+    ensure_compiled(TRANSLATIONS)
+    Babel(
+        app,
+        default_locale=DEFAULT_LOCALE,
+        default_domain=DOMAIN,
+        default_translation_directories=str(TRANSLATIONS),
+    )
+    Mail(app)
+    return app
 
 
 def one_line(value: str) -> str:
@@ -72,14 +97,18 @@ def context_of(payment: Payment, locale: str) -> dict[str, Any]:
     }
 
 
-def renderer_for(app: Flask) -> EmailRenderer:
-    """A renderer that builds the multipart e-mail in the payment's stored locale."""
+class EmailRenderer:
+    """Builds the multipart e-mail of a finished payment in its stored locale."""
 
-    def render(payment: Payment, kind: str) -> Email:
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def __call__(self, payment: Payment, kind: str) -> Email:
+        """The e-mail of `kind` ('approved' or 'rejected') for `payment`."""
         if kind not in KINDS:
             raise ValueError(f"unknown e-mail kind {kind!r}")
         locale = resolve_locale(payment.user_language) or DEFAULT_LOCALE
-        with app.app_context(), force_locale(locale):
+        with self.app.app_context(), force_locale(locale):
             context = context_of(payment, locale)
             return Email(
                 to=payment.user_email,
@@ -87,5 +116,3 @@ def renderer_for(app: Flask) -> EmailRenderer:
                 text=render_template(f"email/{kind}.txt", **context),
                 html=render_template(f"email/{kind}.html", **context),
             )
-
-    return render

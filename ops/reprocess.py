@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
-from payments import recovery
+from payments import bootstrap, recovery
+from payments.errors import first_line
+from payments.queue import actors
 from payments.recovery import Plan, Redrive, Step
-from web import container_of
 
 payments_cli = AppGroup("payments", help="Operator tools for payments.")
 
@@ -67,32 +67,23 @@ def _is_uuid(value: str) -> bool:
 
 
 def senders() -> dict[Step, Callable[[str], Any]]:
-    """Step -> a function enqueueing its actor's message (the worker's broker and namespace)."""
-    import tasks
+    """Step -> a function enqueueing its actor's message (by name, on the container's broker)."""
+    broker = bootstrap.current().broker
 
-    def send(actor: Any) -> Callable[[str], Any]:
-        return lambda target: actor.send_with_options(args=(target,), redrive=True)
+    def send(actor: actors.ActorRef) -> Callable[[str], Any]:
+        return lambda target: actors.send(broker, actor, target, redrive=True)
 
-    return {
-        Step.OPEN_TRANSACTION: send(tasks.create_transaction),
-        Step.CHARGE: send(tasks.process_transaction),
-        Step.SETTLE: send(tasks.settle_payment),
-        Step.NOTIFY: send(tasks.send_payment_email),
-    }
-
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return {step: send(actor) for step, actor in recovery.ACTOR_OF_STEP.items()}
 
 
 def _plan(payment_ids: list[uuid.UUID], stuck_for: float | None, limit: int) -> Plan:
-    uow = container_of(current_app).uow
+    uow = bootstrap.current().uow
     try:
         if stuck_for is not None:
             return recovery.plan_for_stuck(uow(), stuck_for, limit)
         return recovery.plan_for_ids(uow(), payment_ids)
     except Exception as err:  # one clear line, never a traceback
-        raise click.ClickException(f"could not read payments: {_first_line(err)}") from None
+        raise click.ClickException(f"could not read payments: {first_line(err)}") from None
 
 
 def _enqueue(redrives: list[Redrive]) -> Counter[Step]:
@@ -105,7 +96,7 @@ def _enqueue(redrives: list[Redrive]) -> Counter[Step]:
             except Exception as err:
                 raise click.ClickException(
                     f"could not enqueue {redrive.step} for payment {redrive.payment_id} "
-                    f"({sum(done.values())} of {len(redrives)} done): {_first_line(err)}"
+                    f"({sum(done.values())} of {len(redrives)} done): {first_line(err)}"
                 ) from None
             done[redrive.step] += 1
     return done

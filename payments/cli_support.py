@@ -1,25 +1,41 @@
-"""Helpers shared by the operator commands: one clear line on failure, never a traceback."""
+"""Helpers shared by the `flask` commands: one clear line on failure, never a traceback;
+the daemons' stop signals."""
 
 from __future__ import annotations
 
 import functools
+import logging
+import signal
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
+from payments.errors import first_line
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("payments.daemon")
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        log.info("received %s, stopping after the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
 
 
 class UsageProblem(click.ClickException):
     """Wrong combination of options: one line, exit code 2 (like click's usage errors)."""
 
     exit_code = 2
-
-
-def first_line(err: BaseException) -> str:
-    """The first line of an error's message, or its type name when it has none."""
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def describe_failure(err: BaseException) -> str:

@@ -1,0 +1,179 @@
+"""In-memory unit of work and repository: the fakes beside `SqlUnitOfWork`/`SqlRepository`.
+
+Same contract as the SQL ones, without a database: a unit of work sees what earlier ones
+committed, its own writes vanish unless it commits, the unique keys (one transaction per
+payment, one terminal change per entity, one e-mail per kind) raise `AlreadyDone`, and a
+commit turns the recorded events into outbox messages. Row locks are not modelled: the
+integration tier keeps locking and races on real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import TypeVar
+from uuid import UUID
+
+from payments.config import Topics
+from payments.db.repository import Progress
+from payments.domain.model import Payment, Status, Transaction
+from payments.errors import AlreadyDone
+from payments.event_records import OutboxMessage
+from payments.uow import collect_messages, utcnow
+
+A = TypeVar("A", Payment, Transaction)
+
+
+@dataclass
+class MemoryStore:
+    """What the fake database holds (committed state only)."""
+
+    payments: dict[UUID, Payment] = field(default_factory=dict)
+    transactions: dict[UUID, Transaction] = field(default_factory=dict)
+    changes: set[tuple[UUID, str]] = field(default_factory=set)
+    emails: dict[tuple[UUID, str], str] = field(default_factory=dict)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+
+    def snapshot(self) -> MemoryStore:
+        """A deep copy: what a new unit of work starts from."""
+        return copy.deepcopy(self)
+
+
+class MemoryRepository:
+    """The `Repository` port over a working copy of the store."""
+
+    def __init__(self, data: MemoryStore) -> None:
+        self.data = data
+        self.seen: list[Payment | Transaction] = []
+
+    def add_payment(self, payment: Payment) -> None:
+        if payment.id in self.data.payments:
+            raise AlreadyDone(f"payment {payment.id}")
+        self.data.payments[payment.id] = _stored(payment)
+        self.seen.append(payment)
+
+    def get_payment(self, payment_id: UUID, lock: bool = False) -> Payment | None:
+        found = self.data.payments.get(payment_id)
+        if found is None:
+            return None
+        payment = copy.deepcopy(found)
+        self.seen.append(payment)
+        return payment
+
+    def save_payment(self, payment: Payment) -> None:
+        self.data.payments[payment.id] = _stored(payment)
+        if payment.status.terminal:
+            self._record_change(payment.id, "payment")
+
+    def add_transaction(self, tx: Transaction) -> None:
+        if self.transaction_of(tx.payment_id) is not None:
+            raise AlreadyDone(f"transaction of payment {tx.payment_id}")
+        self.data.transactions[tx.id] = _stored(tx)
+        self.seen.append(tx)
+
+    def get_transaction(self, transaction_id: UUID, lock: bool = False) -> Transaction | None:
+        found = self.data.transactions.get(transaction_id)
+        if found is None:
+            return None
+        tx = copy.deepcopy(found)
+        self.seen.append(tx)
+        return tx
+
+    def transaction_of(self, payment_id: UUID) -> Transaction | None:
+        found = next(
+            (t for t in self.data.transactions.values() if t.payment_id == payment_id), None
+        )
+        return copy.deepcopy(found) if found else None
+
+    def save_transaction(self, tx: Transaction) -> None:
+        self.data.transactions[tx.id] = _stored(tx)
+        if tx.status.terminal:
+            self._record_change(tx.payment_id, "transaction")
+
+    def _record_change(self, payment_id: UUID, entity: str) -> None:
+        if (payment_id, entity) in self.data.changes:
+            raise AlreadyDone(f"{entity} of payment {payment_id} already changed")
+        self.data.changes.add((payment_id, entity))
+
+    def email_sent(self, payment_id: UUID, kind: str) -> bool:
+        return (payment_id, kind) in self.data.emails
+
+    def record_email(self, payment_id: UUID, kind: str, message_id: str) -> None:
+        self.data.emails.setdefault((payment_id, kind), message_id)
+
+    def progress(
+        self,
+        payment_ids: Sequence[UUID] | None = None,
+        idle_seconds: float | None = None,
+        limit: int = 10_000,
+    ) -> list[Progress]:
+        """Where payments stand (`idle_seconds` is not modelled: every unfinished one)."""
+        found = []
+        for payment in self.data.payments.values():
+            if payment_ids is not None and payment.id not in payment_ids:
+                continue
+            tx = self.transaction_of(payment.id)
+            emailed = any(pid == payment.id for pid, _kind in self.data.emails)
+            if idle_seconds is not None and payment.status.terminal and emailed:
+                continue
+            found.append(
+                Progress(
+                    payment.id,
+                    payment.status,
+                    tx.id if tx else None,
+                    tx.status if tx else None,
+                    emailed,
+                )
+            )
+        return found[:limit]
+
+
+def _stored(aggregate: A) -> A:
+    stored = copy.deepcopy(aggregate)
+    stored.events = []
+    return stored
+
+
+class MemoryUnitOfWork:
+    """The `UnitOfWork` port over a `MemoryStore`: all or nothing, like a transaction."""
+
+    repo: MemoryRepository
+
+    def __init__(
+        self,
+        store: MemoryStore | None = None,
+        topics: Topics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.store = store if store is not None else MemoryStore()
+        self.topics = topics or Topics()
+        self.clock = clock
+        self.committed = 0
+
+    def __enter__(self) -> MemoryUnitOfWork:
+        self._working = self.store.snapshot()
+        self.repo = MemoryRepository(self._working)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._working = MemoryStore()  # anything not committed is gone
+
+    def commit(self) -> None:
+        """Publish the working copy and the events' outbox messages, at once."""
+        messages = collect_messages(self.repo.seen, self.topics, self.clock())
+        self._working.outbox.extend(messages)
+        self.store.__dict__.update(self._working.snapshot().__dict__)
+        self.committed += 1
+
+    @property
+    def statuses(self) -> dict[UUID, Status]:
+        """Committed payment statuses (for assertions)."""
+        return {pid: p.status for pid, p in self.store.payments.items()}

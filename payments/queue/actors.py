@@ -1,0 +1,53 @@
+"""The actors by name: which queue each one reads and which id it takes.
+
+The single source of these names: `tasks` declares its actors with them, and every process
+that only enqueues (the bridge, the sweep, `flask payments reprocess`) sends by them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+from dramatiq import Message
+
+
+@dataclass(frozen=True)
+class ActorRef:
+    """An actor as a sender knows it: its name, its queue, the name of its one argument."""
+
+    name: str
+    queue: str
+    argument: str
+
+    def message(self, entity_id: str, **options: Any) -> Message[Any]:
+        """A message for this actor about `entity_id`."""
+        return Message(
+            queue_name=self.queue,
+            actor_name=self.name,
+            args=(entity_id,),
+            kwargs={},
+            options=options,
+        )
+
+
+CREATE_TRANSACTION = ActorRef("create_transaction", "payments", "payment_id")
+PROCESS_TRANSACTION = ActorRef("process_transaction", "gateway", "transaction_id")
+SETTLE_PAYMENT = ActorRef("settle_payment", "payments", "transaction_id")
+SEND_PAYMENT_EMAIL = ActorRef("send_payment_email", "email", "payment_id")
+
+ALL = (CREATE_TRANSACTION, PROCESS_TRANSACTION, SETTLE_PAYMENT, SEND_PAYMENT_EMAIL)
+BY_NAME = {actor.name: actor for actor in ALL}
+QUEUES = tuple(dict.fromkeys(actor.queue for actor in ALL))
+
+
+def send(broker: dramatiq.Broker, actor: ActorRef, entity_id: str, **options: Any) -> Any:
+    """Enqueue one message for `actor` on `broker` (no actor need be declared here)."""
+    return broker.enqueue(actor.message(entity_id, **options))
+
+
+def send_many(broker: dramatiq.Broker, messages: list[Message[Any]]) -> None:
+    """Enqueue several messages, in order."""
+    for message in messages:
+        broker.enqueue(message)
