@@ -150,3 +150,75 @@ def test_nothing_is_marked_published_that_the_broker_did_not_acknowledge(
     with pytest.raises(Exception):  # noqa: B017
         relay.run_once()
     assert unpublished(clean_outbox, topic) == 2
+
+
+class _SlowFirstPublish:
+    """A real Kafka publisher whose first batch waits `delay` s before it is sent, holding
+    its claimed rows (and their locks) meanwhile; `entered` is set when it starts waiting."""
+
+    def __init__(self, servers: str, delay: float) -> None:
+        self.inner = KafkaPublisher(servers, timeout_s=10)
+        self.delay = delay
+        self.entered = threading.Event()
+
+    def publish(self, messages: list[OutboxMessage]) -> None:
+        if not self.entered.is_set():
+            self.entered.set()
+            time.sleep(self.delay)
+        self.inner.publish(messages)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_concurrent_relays_over_a_backlog_keep_every_payments_order(
+    clean_outbox: Engine, settings: Settings
+) -> None:
+    """Contract sections 5 and 7: several relays at once, one payment's events in order.
+
+    The outbox already holds several unpublished events per payment (as replays, re-drives
+    and an outage produce), each payment's in a row. One relay claims the first event and
+    holds it unpublished; the others claim meanwhile. Without the claim's guard (no earlier
+    unpublished row of the same key) they would take that payment's later events and
+    publish them first.
+    """
+    topic = new_topic(settings, partitions=3)
+    keys = [str(uuid.uuid4()) for _ in range(12)]
+    for key in keys:  # key by key: k1#0, k1#1, k1#2, k2#0, ...
+        write_events(clean_outbox, topic, [key], per_key=1)
+        write_events(clean_outbox, topic, [key], per_key=2)
+    with clean_outbox.begin() as conn:  # seq as written: 0, then 0 and 1 -> renumber by id
+        conn.execute(
+            text(
+                "UPDATE outbox o SET payload = jsonb_set(o.payload, '{seq}', to_jsonb(n.seq)) "
+                "FROM (SELECT id, row_number() OVER (PARTITION BY message_key ORDER BY id) - 1 "
+                "AS seq FROM outbox WHERE topic = :t) n WHERE o.id = n.id"
+            ),
+            {"t": topic},
+        )
+    servers = settings.kafka_bootstrap_servers
+    slow = _SlowFirstPublish(servers, delay=1.5)
+    first = Relay(clean_outbox, lambda: slow, batch_size=1, poll_interval=0.05)
+    others = [relay_on(clean_outbox, servers, batch_size=4) for _ in range(3)]
+    stop = threading.Event()
+    threads = [threading.Thread(target=first.run, args=(stop,))]
+    threads[0].start()
+    try:
+        assert slow.entered.wait(20), "the first relay never claimed"
+        threads += [threading.Thread(target=r.run, args=(stop,)) for r in others]
+        for thread in threads[1:]:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while unpublished(clean_outbox, topic) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+
+    assert unpublished(clean_outbox, topic) == 0
+    assert sum(r.published for r in others) > 0, "the other relays should have taken a share"
+    sequences: dict[str, list[int]] = defaultdict(list)
+    for record in sorted(read_topic(settings, topic, 3 * len(keys)), key=lambda r: r.offset):
+        sequences[record.key.decode()].append(json.loads(record.value)["seq"])
+    assert {k: sequences[k] for k in keys} == {k: [0, 1, 2] for k in keys}
