@@ -10,6 +10,7 @@ from typing import Any
 from payments.config import Topics
 from payments.domain import events
 from payments.domain.model import Payment
+from payments.i18n import catalog_language
 
 CE_SOURCE = "/ticketing/payments"
 
@@ -31,7 +32,9 @@ def _payment_fields(payment: Payment) -> dict[str, Any]:
         "payment_id": str(payment.id),
         "user_name": payment.user_name,
         "user_email": payment.user_email,
-        "user_language": payment.user_language,
+        # Downstream (`clients` -> `tickets`) switches on the bare language: 'pt', not 'pt_BR'.
+        "user_language": catalog_language(payment.user_language),
+        "user_locale": payment.user_language,
         "event_id": payment.event_id,
         "event_name": payment.event_name,
         "event_description": payment.event_description,
