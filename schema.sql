@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS sent_emails (
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     scope            text NOT NULL,
     key              text NOT NULL,
-    request_hash     text NOT NULL,               -- sha256 of method, path and canonical body
+    request_hash     text NOT NULL,               -- HMAC-SHA256 (IDEMPOTENCY_SECRET) of method, path, body
     claim_id         uuid NOT NULL,
     locked_at        timestamptz NOT NULL DEFAULT now(),
     response_status  integer,                     -- NULL while the first request is in flight

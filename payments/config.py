@@ -47,6 +47,10 @@ class Topics:
         ]
 
 
+DEV_IDEMPOTENCY_SECRET = "development-only-idempotency-secret"  # noqa: S105 (a dev default)
+MIN_SECRET_LENGTH = 16
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the processes use. Secrets are never printed by `describe`."""
@@ -69,12 +73,18 @@ class Settings:
     gateway_latency_ms: int = 0
     gateway_transient_failure_rate: Decimal = Decimal("0")
     idempotency_key_ttl_hours: int = 24
+    # Keys the HMAC that fingerprints idempotent requests (their bodies hold the token):
+    # set it, the same in every API process, to a long random value in production.
+    idempotency_secret: str = DEV_IDEMPOTENCY_SECRET
     db_pool_size: int = 10
     log_format: str = "text"
     log_level: str = "INFO"
     relay_metrics_port: int = 0
     worker_metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
+
+    def __repr__(self) -> str:
+        return f"Settings({self.describe()})"
 
     def describe(self) -> dict[str, object]:
         """The settings as a dict safe to log: no passwords, keys or credentials in URLs."""
@@ -87,6 +97,9 @@ class Settings:
             "api_keys": len(self.api_keys),
             "gateway_latency_ms": self.gateway_latency_ms,
             "gateway_transient_failure_rate": str(self.gateway_transient_failure_rate),
+            "idempotency_hmac": "development default"
+            if self.idempotency_secret == DEV_IDEMPOTENCY_SECRET
+            else "set",
         }
 
 
@@ -139,6 +152,15 @@ def _rate(env: dict[str, str], name: str) -> Decimal:
     return value
 
 
+def _secret(env: dict[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
+    return value
+
+
 def _currency(env: dict[str, str], name: str) -> str:
     from babel.numbers import get_currency_name
 
@@ -187,6 +209,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         gateway_latency_ms=_int(env, "GATEWAY_LATENCY_MS", 0),
         gateway_transient_failure_rate=_rate(env, "GATEWAY_TRANSIENT_FAILURE_RATE"),
         idempotency_key_ttl_hours=_int(env, "IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1),
+        idempotency_secret=_secret(env, "IDEMPOTENCY_SECRET", DEV_IDEMPOTENCY_SECRET),
         db_pool_size=_int(env, "DB_POOL_SIZE", 10, minimum=1),
         log_format=log_format,
         log_level=_str(env, "LOG_LEVEL", "INFO").upper(),

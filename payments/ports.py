@@ -12,6 +12,7 @@ from uuid import UUID
 
 from payments.domain.gateway_rule import Decision
 from payments.domain.model import Payment, Transaction
+from payments.domain.secret import PaymentToken
 from payments.event_records import OutboxMessage
 
 if TYPE_CHECKING:
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 
 
 class Gateway(Protocol):
-    def charge(self, idempotency_key: UUID, token: str | None, amount: Decimal) -> Decision:
+    def charge(
+        self, idempotency_key: UUID, token: PaymentToken | None, amount: Decimal
+    ) -> Decision:
         """Charge the token; raises `TransientGatewayError` when it may be retried."""
         ...
 

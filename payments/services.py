@@ -17,6 +17,7 @@ from uuid import UUID
 
 from payments.domain.gateway_rule import Decision
 from payments.domain.model import Payment, Reason, Status, Transaction
+from payments.domain.secret import PaymentToken
 from payments.errors import AlreadyDone, NotFound, NotReady
 from payments.ports import EmailRenderer, Gateway, Mailer, UnitOfWork
 
@@ -31,7 +32,7 @@ class PlacePayment:
     event_id: str
     amount: Decimal
     currency: str
-    payment_token: str
+    payment_token: PaymentToken
     event_name: str | None = None
     event_description: str | None = None
     event_image_url: str | None = None

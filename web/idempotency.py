@@ -11,7 +11,9 @@ instead, `released_on_error` deletes the claim so that a retry can proceed. Reco
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -25,7 +27,9 @@ from uuid import UUID
 from flask import Response, jsonify, request
 from flask_babel import gettext as _
 
+from payments import bootstrap
 from payments.bootstrap import Container
+from payments.config import DEV_IDEMPOTENCY_SECRET
 from payments.db import idempotency_store as store
 from payments.domain.model import Payment
 from payments.uow import SqlUnitOfWork
@@ -85,7 +89,11 @@ def header_key() -> str | None:
 
 
 def request_hash(body: dict[str, Any]) -> str:
-    """The fingerprint of method, path and body (canonical JSON: key order and spacing ignored)."""
+    """The fingerprint of method, path and body (canonical JSON: key order and spacing ignored).
+
+    A keyed HMAC (IDEMPOTENCY_SECRET), never a bare hash: the body holds the payment token,
+    and a bare sha256 of it would let anyone holding the table test guesses of the token.
+    """
     canonical = json.dumps(
         {"method": request.method, "path": request.path.rstrip("/"), "body": body},
         sort_keys=True,
@@ -93,7 +101,21 @@ def request_hash(body: dict[str, Any]) -> str:
         ensure_ascii=False,
         default=_exact,
     )
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    secret = _secret()
+    message = canonical.encode("utf-8", "surrogatepass")
+    return "hmac-sha256:" + hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+@functools.cache
+def _warn_once() -> None:
+    log.warning("IDEMPOTENCY_SECRET is not set: using the development-only default")
+
+
+def _secret() -> bytes:
+    secret = bootstrap.current().settings.idempotency_secret
+    if secret == DEV_IDEMPOTENCY_SECRET:
+        _warn_once()
+    return secret.encode()
 
 
 def _exact(value: Any) -> str:

@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 
 from payments import services
 from payments.domain.model import Payment, Transaction
+from payments.domain.secret import PaymentToken
 from payments.i18n import negotiate
 from web import auth, container_of, i18n, idempotency
 from web.problems import Problem
@@ -121,7 +122,7 @@ def validate_payment(body: dict[str, Any]) -> services.PlacePayment:
         event_id=data["event_id"],
         amount=amount.quantize(Decimal(1).scaleb(-allowed_places(currency))),
         currency=currency,
-        payment_token=data["payment_token"],
+        payment_token=PaymentToken(data["payment_token"]),
         event_name=data.get("event_name"),
         event_description=data.get("event_description"),
         event_image_url=data.get("event_image_url"),

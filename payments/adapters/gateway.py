@@ -10,6 +10,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from payments.domain.gateway_rule import Decision, decide
+from payments.domain.secret import PaymentToken
 
 
 class SimulatedGateway:
@@ -25,7 +26,9 @@ class SimulatedGateway:
         self._lock = threading.Lock()
         self._random = random.Random()
 
-    def charge(self, idempotency_key: UUID, token: str | None, amount: Decimal) -> Decision:
+    def charge(
+        self, idempotency_key: UUID, token: PaymentToken | None, amount: Decimal
+    ) -> Decision:
         """The decision for this key: the remembered one, or a new one (may raise transient)."""
         with self._lock:
             if idempotency_key in self._answers:
@@ -47,7 +50,9 @@ class FakeGateway:
         self.calls: list[UUID] = []
         self.transient_failures = transient_failures
 
-    def charge(self, idempotency_key: UUID, token: str | None, amount: Decimal) -> Decision:
+    def charge(
+        self, idempotency_key: UUID, token: PaymentToken | None, amount: Decimal
+    ) -> Decision:
         """Fail transiently the first `transient_failures` times, then decide."""
         self.calls.append(idempotency_key)
         roll = 0.0 if self.transient_failures > 0 else 1.0

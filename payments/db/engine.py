@@ -18,6 +18,8 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # Never quote statement parameters in errors or logs: they hold the payment token.
+        hide_parameters=True,
         connect_args={"connect_timeout": 5, "application_name": "payments"},
     )
 

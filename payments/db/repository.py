@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from payments.db.tables import payments, sent_emails, status_changes, transactions
 from payments.domain.model import Payment, Reason, Status, Transaction
+from payments.domain.secret import PaymentToken
 from payments.errors import AlreadyDone
 
 UNIQUE_VIOLATION = "23505"
@@ -93,9 +94,14 @@ def _payment(row: Any) -> Payment:
         event_name=m["event_name"],
         event_description=m["event_description"],
         event_image_url=m["event_image_url"],
-        payment_token=m["payment_token"],
+        payment_token=PaymentToken(m["payment_token"]) if m["payment_token"] else None,
         failure_reason=Reason(m["failure_reason"]) if m["failure_reason"] else None,
     )
+
+
+def _reveal(token: PaymentToken | None) -> str | None:
+    """The token for its column (the one place it is stored, until the gateway answered)."""
+    return token.reveal() if token is not None else None
 
 
 def _transaction(row: Any) -> Transaction:
@@ -131,6 +137,7 @@ class SqlRepository:
         """Insert a new payment."""
         values = {c.name: getattr(payment, c.name) for c in payments.columns}
         values["status"] = payment.status.value
+        values["payment_token"] = _reveal(payment.payment_token)
         values["failure_reason"] = None
         self.conn.execute(_ADD_PAYMENT, values)
         self.seen.append(payment)
@@ -152,7 +159,7 @@ class SqlRepository:
             {
                 "b_id": payment.id,
                 "b_status": payment.status.value,
-                "b_token": payment.payment_token,
+                "b_token": _reveal(payment.payment_token),
                 "b_reason": payment.failure_reason.value if payment.failure_reason else None,
                 "b_updated_at": payment.updated_at,
             },

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from payments.domain.model import Reason, Status
+from payments.domain.secret import PaymentToken
 from payments.errors import PaymentsError
 
 
@@ -20,7 +21,7 @@ class Decision:
 
 
 def decide(
-    token: str | None, amount: Decimal, transient_roll: float, failure_rate: float
+    token: PaymentToken | str | None, amount: Decimal, transient_roll: float, failure_rate: float
 ) -> Decision:
     """Decide a charge: invalid data, transient error, even token -> SUCCESS, odd -> rejected.
 

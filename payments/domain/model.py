@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from payments.domain import events
+from payments.domain.secret import PaymentToken
 from payments.errors import PaymentsError
 
 
@@ -86,9 +87,13 @@ class Payment:
     event_name: str | None = None
     event_description: str | None = None
     event_image_url: str | None = None
-    payment_token: str | None = field(default=None, repr=False)
+    payment_token: PaymentToken | None = field(default=None, repr=False)
     failure_reason: Reason | None = None
     events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.payment_token, str):  # a plain string never travels further
+            self.payment_token = PaymentToken(self.payment_token)
 
     @classmethod
     def place(cls, payment_id: UUID, now: datetime, **details: Any) -> Payment:

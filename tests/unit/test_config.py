@@ -38,9 +38,16 @@ def test_values_are_read_and_normalised() -> None:
 
 
 def test_describe_hides_secrets() -> None:
-    settings = from_env({"DATABASE_URL": "postgresql://u:secret@db/pay", "API_KEYS": "k1,k2"})
-    described = str(settings.describe())
+    settings = from_env(
+        {
+            "DATABASE_URL": "postgresql://u:secret@db/pay",
+            "API_KEYS": "k1,k2",
+            "IDEMPOTENCY_SECRET": "hmac-key-0123456789",
+        }
+    )
+    described = str(settings.describe()) + repr(settings)
     assert "secret" not in described and "k1" not in described
+    assert "hmac-key-0123456789" not in described
     assert "u:***@db/pay" in described
 
 
@@ -54,6 +61,7 @@ def test_describe_hides_secrets() -> None:
         ("DEFAULT_CURRENCY", "XYZ1"),
         ("DEFAULT_CURRENCY", "QQQ"),
         ("IDEMPOTENCY_KEY_TTL_HOURS", "0"),
+        ("IDEMPOTENCY_SECRET", "too-short"),
         ("DATABASE_URL", "mysql://x"),
         ("REDIS_URL", "http://x"),
         ("MAIL_USE_SSL", "maybe"),

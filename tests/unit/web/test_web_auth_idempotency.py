@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import uuid
 from decimal import Decimal
 
 import pytest
 from flask import Flask
 
+from payments.bootstrap import APP_KEY, bootstrap
+from payments.config import Settings
 from payments.db.idempotency_store import StoredKey
 from web import auth, i18n, idempotency
 from web.problems import Problem
+
+SECRET = "unit-test-idempotency-secret"
 
 
 @pytest.fixture(scope="module")
 def app() -> Flask:
     app = Flask("web")
     i18n.init_app(app)
+    app.extensions[APP_KEY] = bootstrap(Settings(idempotency_secret=SECRET))
     return app
 
 
@@ -68,6 +76,27 @@ def test_the_fingerprint_changes_with_the_body(app: Flask, other: dict) -> None:
     assert fingerprint(app, {"a": Decimal("1.50"), "b": ["x", {"c": None}]}) != fingerprint(
         app, other
     )
+
+
+def test_the_fingerprint_is_keyed_so_the_token_in_the_body_cannot_be_guessed_from_it(
+    app: Flask,
+) -> None:
+    body = {"payment_token": "TOKEN123", "event_amount": "1.00"}
+    canonical = json.dumps(
+        {"method": "POST", "path": "/payments", "body": body},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    found = fingerprint(app, body)
+    assert (
+        found == "hmac-sha256:" + hmac.new(SECRET.encode(), canonical, hashlib.sha256).hexdigest()
+    )
+    assert hashlib.sha256(canonical).hexdigest() not in found  # no bare hash of the body
+    other = Flask("web")
+    other.extensions[APP_KEY] = bootstrap(Settings(idempotency_secret="another-secret-value!"))
+    with other.test_request_context("/payments", method="POST"):
+        assert idempotency.request_hash(body) != found
 
 
 def test_the_fingerprint_includes_method_and_path(app: Flask) -> None:
