@@ -49,6 +49,8 @@ class Topics:
 
 DEV_IDEMPOTENCY_SECRET = "development-only-idempotency-secret"  # noqa: S105 (a dev default)
 MIN_SECRET_LENGTH = 16
+# A simulated gateway slower than this is a misconfiguration, not a test of patience.
+MAX_GATEWAY_LATENCY_MS = 120_000
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,9 @@ def _str(env: dict[str, str], name: str, default: str) -> str:
     return value or default
 
 
-def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    env: dict[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -127,6 +131,8 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -206,7 +212,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         mail_default_sender=_str(env, "MAIL_DEFAULT_SENDER", Settings.mail_default_sender),
         api_keys=tuple(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip()),
         default_currency=_currency(env, "DEFAULT_CURRENCY"),
-        gateway_latency_ms=_int(env, "GATEWAY_LATENCY_MS", 0),
+        gateway_latency_ms=_int(env, "GATEWAY_LATENCY_MS", 0, maximum=MAX_GATEWAY_LATENCY_MS),
         gateway_transient_failure_rate=_rate(env, "GATEWAY_TRANSIENT_FAILURE_RATE"),
         idempotency_key_ttl_hours=_int(env, "IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1),
         idempotency_secret=_secret(env, "IDEMPOTENCY_SECRET", DEV_IDEMPOTENCY_SECRET),

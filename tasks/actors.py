@@ -35,8 +35,12 @@ log = logging.getLogger("payments.worker")
 # - `throws=NotFound`: a message naming an unknown payment or transaction can never succeed
 #   (an event of another database sharing the topics); it is dead-lettered at once, without
 #   retries or a traceback.
-# - Time limits bound a stuck call (a database lock wait, a silent SMTP server); the
-#   TimeLimitExceeded then counts as a failure and is retried.
+# - Time limits bound a stuck call (a database lock wait); the TimeLimitExceeded then counts
+#   as a failure and is retried. They follow from the settings, so that no setting makes
+#   every attempt time out: the gateway actor's is the configured gateway latency plus the
+#   database's allowance. The e-mail actor has none that could interrupt it between the SMTP
+#   server's 250 and recording the e-mail (a second e-mail): each SMTP exchange is bounded by
+#   SMTP_TIMEOUT_S instead, and the row it records under is locked before sending.
 MAX_RETRIES = 16
 MIN_BACKOFF_MS = 200
 MAX_BACKOFF_MS = 5 * 60 * 1000
@@ -51,6 +55,14 @@ GATEWAY_RETRIES = 5
 EMAIL_MAX_RETRIES = 250
 EMAIL_MIN_BACKOFF_MS = 500
 EMAIL_MAX_BACKOFF_MS = 30_000
+# Dramatiq wants a number: a day is "none" for a send bounded by its socket timeouts.
+EMAIL_TIME_LIMIT_MS = 24 * 3600 * 1000
+
+
+def gateway_time_limit_ms(gateway_latency_ms: int) -> int:
+    """The gateway actor's time limit: the gateway's own latency never reaches it."""
+    return gateway_latency_ms + DB_TIME_LIMIT_MS
+
 
 _common: dict[str, Any] = {
     "max_retries": MAX_RETRIES,
@@ -96,7 +108,11 @@ def create_transaction(payment_id: str) -> None:
     )
 
 
-@actor(names.PROCESS_TRANSACTION, time_limit=DB_TIME_LIMIT_MS, **_common)
+@actor(
+    names.PROCESS_TRANSACTION,
+    time_limit=gateway_time_limit_ms(runtime.container().settings.gateway_latency_ms),
+    **_common,
+)
 def process_transaction(transaction_id: str) -> None:
     """transaction.created -> charge through the gateway and record its answer."""
     container = runtime.container()
@@ -134,7 +150,7 @@ _email: dict[str, Any] = {
 }
 
 
-@actor(names.SEND_PAYMENT_EMAIL, time_limit=60_000, **_email)
+@actor(names.SEND_PAYMENT_EMAIL, time_limit=EMAIL_TIME_LIMIT_MS, **_email)
 def send_payment_email(payment_id: str) -> None:
     """payment.succeeded/failed -> send the one result e-mail in the payment's language."""
     container = runtime.container()

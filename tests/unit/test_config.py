@@ -56,6 +56,7 @@ def test_describe_hides_secrets() -> None:
     [
         ("MAIL_PORT", "smtp"),
         ("GATEWAY_LATENCY_MS", "-5"),
+        ("GATEWAY_LATENCY_MS", "120001"),
         ("GATEWAY_TRANSIENT_FAILURE_RATE", "1.5"),
         ("GATEWAY_TRANSIENT_FAILURE_RATE", "often"),
         ("DEFAULT_CURRENCY", "XYZ1"),

@@ -43,3 +43,21 @@ def test_an_unknown_payment_is_not_retried() -> None:
     from payments.services import NotFound
 
     assert NotFound in send_payment_email.options["throws"]
+
+
+def test_no_time_limit_can_cut_an_smtp_session_short() -> None:
+    """A time limit landing after the server's 250 would send the e-mail twice: the actor's
+    limit is above the longest SMTP session its socket timeouts allow."""
+    from payments.adapters.mailer import SMTP_TIMEOUT_S
+
+    exchanges = 12  # connect, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT, DATA, body, QUIT...
+    assert send_payment_email.options["time_limit"] > exchanges * SMTP_TIMEOUT_S * 1000 * 10
+
+
+@pytest.mark.parametrize("latency_ms", [0, 30_000, 120_000])
+def test_the_gateway_actors_time_limit_leaves_room_for_the_configured_latency(
+    latency_ms: int,
+) -> None:
+    from tasks.actors import DB_TIME_LIMIT_MS, gateway_time_limit_ms
+
+    assert gateway_time_limit_ms(latency_ms) >= latency_ms + DB_TIME_LIMIT_MS
