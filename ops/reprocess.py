@@ -6,7 +6,6 @@ one line on stderr when the database or Redis failed or an id is unknown, 2 for 
 
 from __future__ import annotations
 
-import re
 import sys
 import uuid
 from collections import Counter
@@ -17,37 +16,12 @@ import click
 from flask.cli import AppGroup
 
 from payments import bootstrap, recovery
+from payments.cli_support import Duration
 from payments.errors import first_line
 from payments.queue import actors
 from payments.recovery import Plan, Redrive, Step
 
 payments_cli = AppGroup("payments", help="Operator tools for payments.")
-
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a duration such as `30s`, `5m`, `1h30m`, `2d` (ValueError if malformed)."""
-    compact = text.strip().lower().replace(" ", "")
-    parts = _DURATION.findall(compact)
-    if not compact or "".join(n + u for n, u in parts) != compact:
-        raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h30m or 2d")
-    return sum(float(number) * _UNITS[unit] for number, unit in parts)
-
-
-class Duration(click.ParamType):
-    """A click parameter holding a duration, converted to seconds."""
-
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, float | int):
-            return float(value)
-        try:
-            return parse_duration(str(value))
-        except ValueError as err:
-            self.fail(str(err), param, ctx)
 
 
 def _payment_id(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list:

@@ -9,8 +9,9 @@ from uuid import UUID
 import click
 from flask.cli import AppGroup
 
+from outbox.janitor import PURGE_BATCH
 from payments import bootstrap, services
-from payments.cli_support import UsageProblem, one_line_errors, stop_on_signals
+from payments.cli_support import Duration, UsageProblem, one_line_errors, stop_on_signals
 from payments.db import outbox_store
 
 log = logging.getLogger("payments.daemon")
@@ -22,6 +23,7 @@ outbox_cli = AppGroup("outbox", help="The transactional outbox.")
 @click.option("--batch-size", default=500, show_default=True, help="Rows per claim.")
 def relay(batch_size: int) -> None:
     """Publish outbox rows to Kafka until stopped (SIGTERM/SIGINT)."""
+    from outbox.janitor import Janitor
     from outbox.observe import LoggingPublisher, RelayMetrics
     from outbox.relay import Relay
 
@@ -44,8 +46,15 @@ def relay(batch_size: int) -> None:
         on_published=metrics.on_published,
         on_error=metrics.on_error,
     )
+    janitor = Janitor(container, metrics.janitor_hooks())
+    janitor.start(stop)
     daemon.run(stop)
-    log.info("relay stopped, published=%d", daemon.published)
+    log.info(
+        "relay stopped, published=%d purged=%d redriven=%d",
+        daemon.published,
+        janitor.purged,
+        janitor.redriven,
+    )
 
 
 @outbox_cli.command("status")
@@ -84,6 +93,47 @@ def format_age(now: datetime, oldest: datetime | None) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s"
     return f"{secs}s"
+
+
+@outbox_cli.command("purge")
+@click.option(
+    "--older-than",
+    type=Duration(),
+    metavar="DURATION",
+    help="Delete published rows older than this (30m, 12h, 7d...) [default: "
+    "OUTBOX_RETENTION_HOURS].",
+)
+@one_line_errors
+def purge(older_than: float | None) -> None:
+    """Delete published outbox rows now (unpublished rows are never deleted).
+
+    The relay does the same continuously after OUTBOX_RETENTION_HOURS; this is for doing it
+    at once, or with a shorter retention.
+    """
+    container = bootstrap.current()
+    seconds = (
+        older_than if older_than is not None else container.settings.outbox_retention_hours * 3600
+    )
+    with container.engine.connect() as conn:
+        expected = outbox_store.count_purgeable(conn, seconds)
+    total = 0
+    with click.progressbar(length=max(expected, 1), label="purging", show_pos=True) as bar:
+        while True:
+            with container.engine.begin() as conn:
+                count = outbox_store.purge_published(conn, seconds, PURGE_BATCH)
+            if not count:
+                break
+            total += count
+            bar.update(count)
+    click.echo(f"purged {total} published outbox rows older than {format_seconds(seconds)}")
+
+
+def format_seconds(seconds: float) -> str:
+    """'90s', '30m', '12h', '7d' for a retention."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 @outbox_cli.command("replay")

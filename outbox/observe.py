@@ -12,7 +12,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
+from outbox.janitor import JanitorHooks
 from payments.event_records import OutboxMessage
+from payments.recovery import Step
 
 log = logging.getLogger("payments.relay")
 
@@ -32,6 +34,36 @@ class RelayMetrics:
             "Relay attempts that failed (Kafka or PostgreSQL), each followed by a backoff.",
             ["error"],
             registry=self.registry,
+        )
+
+        self.purged = Counter(
+            "outbox_purged",
+            "Published outbox rows deleted after OUTBOX_RETENTION_HOURS.",
+            registry=self.registry,
+        )
+        self.redriven = Counter(
+            "payments_redriven",
+            "Stalled payments the self-healing sweep re-drove, by step.",
+            ["step"],
+            registry=self.registry,
+        )
+        self.janitor_errors = Counter(
+            "janitor_errors",
+            "Janitor rounds that failed, by task (sweep or purge).",
+            ["task"],
+            registry=self.registry,
+        )
+        for step in Step:  # every series exists from the start, at 0
+            self.redriven.labels(step.value)
+        for task in ("sweep", "purge"):
+            self.janitor_errors.labels(task)
+
+    def janitor_hooks(self) -> JanitorHooks:
+        """The janitor's hooks, counting here."""
+        return JanitorHooks(
+            on_purged=self.purged.inc,
+            on_redriven=lambda step: self.redriven.labels(step.value).inc(),
+            on_error=lambda task, err: self.janitor_errors.labels(task).inc(),
         )
 
     def on_published(self, count: int) -> None:

@@ -79,6 +79,8 @@ class Settings:
     # set it, the same in every API process, to a long random value in production.
     idempotency_secret: str = DEV_IDEMPOTENCY_SECRET
     db_pool_size: int = 10
+    outbox_retention_hours: int = 168
+    stuck_after_seconds: int = 120
     log_format: str = "text"
     log_level: str = "INFO"
     relay_metrics_port: int = 0
@@ -98,6 +100,8 @@ class Settings:
             "mail_server": f"{self.mail_server}:{self.mail_port}",
             "api_keys": len(self.api_keys),
             "gateway_latency_ms": self.gateway_latency_ms,
+            "outbox_retention_hours": self.outbox_retention_hours,
+            "stuck_after_seconds": self.stuck_after_seconds,
             "gateway_transient_failure_rate": str(self.gateway_transient_failure_rate),
             "idempotency_hmac": "development default"
             if self.idempotency_secret == DEV_IDEMPOTENCY_SECRET
@@ -217,6 +221,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         idempotency_key_ttl_hours=_int(env, "IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1),
         idempotency_secret=_secret(env, "IDEMPOTENCY_SECRET", DEV_IDEMPOTENCY_SECRET),
         db_pool_size=_int(env, "DB_POOL_SIZE", 10, minimum=1),
+        outbox_retention_hours=_int(env, "OUTBOX_RETENTION_HOURS", 168, minimum=1),
+        stuck_after_seconds=_int(env, "STUCK_AFTER_SECONDS", 120, minimum=5),
         log_format=log_format,
         log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
         relay_metrics_port=_int(env, "RELAY_METRICS_PORT", 0),

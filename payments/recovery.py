@@ -8,7 +8,7 @@ queued or running changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -95,3 +95,29 @@ def plan_for_stuck(uow: UnitOfWork, idle_seconds: float, limit: int = 10_000) ->
         stuck = uow.repo.progress(idle_seconds=idle_seconds, limit=limit)
     redrives = [r for r in map(next_step, stuck) if r is not None]
     return Plan(redrives, [], [])
+
+
+def sweep(
+    uow: UnitOfWork,
+    idle_seconds: float,
+    send: Callable[[Redrive], None],
+    limit: int = 500,
+) -> list[Redrive] | None:
+    """Self-healing: re-drive every unfinished payment idle for `idle_seconds`, and remember
+    when, so that the next sweep waits as long again. None when another sweep holds the lock.
+
+    Runs in one transaction holding the sweep's advisory lock, so that several relays sweep
+    one at a time; a failed `send` rolls the marks back and the next sweep tries again.
+    Cheap when nothing was lost: the query reads only unfinished payments, and a re-driven
+    step that was in fact still queued finds its work done.
+    """
+    with uow:
+        if not uow.repo.claim_sweep():
+            return None
+        stuck = uow.repo.progress(idle_seconds=idle_seconds, limit=limit)
+        redrives = [r for r in map(next_step, stuck) if r is not None]
+        for redrive in redrives:
+            send(redrive)
+        uow.repo.mark_redriven([r.payment_id for r in redrives])
+        uow.commit()
+    return redrives

@@ -7,8 +7,8 @@ from typing import Any
 import redis
 from flask import Blueprint, Flask, current_app
 from flask_babel import gettext as _
-from sqlalchemy import text
 
+from payments.db.engine import ping
 from web import container_of
 from web.problems import Problem
 
@@ -38,8 +38,7 @@ def readyz() -> Any:
     container = container_of(current_app)
     down = []
     try:
-        with container.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(container.engine)
     except Exception:
         down.append("postgresql")
     try:

@@ -26,11 +26,11 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine
 
+from payments import bootstrap
 from payments.config import Topics
-from payments.db import outbox_store
-from payments.db.tables import payments
+from payments.db import stats_store
 from payments.domain.model import Status
 from web.logs import request_seconds
 
@@ -66,10 +66,7 @@ class DatabaseCollector(Collector):
 
     def _query(self) -> tuple[dict[str, int], list[tuple[str, int, datetime | None]]]:
         with self.engine.begin() as conn:
-            conn.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_STATEMENT_TIMEOUT_MS}"))
-            rows = conn.execute(select(payments.c.status, func.count()).group_by(payments.c.status))
-            by_status = {status: count for status, count in rows}
-            return by_status, outbox_store.backlog(conn)
+            return stats_store.scrape(conn, SCRAPE_STATEMENT_TIMEOUT_MS)
 
 
 def _by_status(counts: dict[str, int]) -> GaugeMetricFamily:
@@ -150,9 +147,7 @@ def metrics() -> Any:
 
 def init_app(app: Flask) -> None:
     """Create the app's registry, count every request and serve GET /metrics."""
-    from web import container_of
-
-    container = container_of(app)
+    container = bootstrap.container_of(app)
     registry = CollectorRegistry()
     database = DatabaseCollector(container.engine, container.settings.topics)
     registry.register(database)

@@ -30,3 +30,9 @@ def apply_schema(engine: Engine, schema_file: Path = SCHEMA_FILE) -> None:
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SCHEMA_LOCK})
         conn.exec_driver_sql(sql)
+
+
+def ping(engine: Engine) -> None:
+    """Raise unless PostgreSQL answers a trivial query."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

@@ -36,6 +36,7 @@ class MemoryStore:
     changes: set[tuple[UUID, str]] = field(default_factory=set)
     emails: dict[tuple[UUID, str], str] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
+    redriven: set[UUID] = field(default_factory=set)
 
     def snapshot(self) -> MemoryStore:
         """A deep copy: what a new unit of work starts from."""
@@ -103,6 +104,12 @@ class MemoryRepository:
 
     def record_email(self, payment_id: UUID, kind: str, message_id: str) -> None:
         self.data.emails.setdefault((payment_id, kind), message_id)
+
+    def claim_sweep(self) -> bool:
+        return True
+
+    def mark_redriven(self, payment_ids: Sequence[UUID]) -> None:
+        self.data.redriven.update(payment_ids)
 
     def progress(
         self,

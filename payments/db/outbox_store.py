@@ -1,4 +1,4 @@
-"""SQL for the outbox table: write, claim in order, mark published, report, replay."""
+"""SQL for the outbox table: write, claim in order, mark published, report, replay, purge."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    delete,
     func,
     insert,
     select,
@@ -124,3 +125,37 @@ def published(
     if topic is not None:
         query = query.where(outbox.c.topic == topic)
     return [_message(r) for r in conn.execute(query)]
+
+
+def _older_than(seconds: float) -> Any:
+    return func.now() - func.make_interval(0, 0, 0, 0, 0, 0, float(seconds))
+
+
+def count_purgeable(conn: Connection, older_than_s: float) -> int:
+    """How many published rows are older than `older_than_s` (for an operator's progress
+    bar: it reads the whole table, so the relay's continuous purge never calls it)."""
+    query = select(func.count()).where(
+        outbox.c.published_at.is_not(None), outbox.c.published_at < _older_than(older_than_s)
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def purge_published(conn: Connection, older_than_s: float, batch: int = 500) -> int:
+    """Delete up to `batch` published rows older than `older_than_s`; how many went.
+
+    Looks only at the `batch` oldest rows (by id, the primary key): rows are roughly in time
+    order, so the cost stays the same however many rows are kept, and the rows it deletes
+    are published ones, which neither the relay (it claims unpublished rows) nor the API
+    (it inserts) ever waits on. Published rows behind `batch` old unpublished ones wait
+    until those are published.
+    """
+    head = select(outbox.c.id, outbox.c.published_at).order_by(outbox.c.id).limit(batch)
+    head_rows = head.subquery()
+    cutoff = _older_than(older_than_s)
+    old = select(head_rows.c.id).where(
+        head_rows.c.published_at.is_not(None), head_rows.c.published_at < cutoff
+    )
+    result = conn.execute(
+        delete(outbox).where(outbox.c.id.in_(old), outbox.c.published_at.is_not(None))
+    )
+    return int(result.rowcount or 0)

@@ -15,19 +15,21 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
+    literal_column,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
-from payments.db.tables import payments, sent_emails, status_changes, transactions
+from payments.db.tables import PAYMENT_FIELDS, payments, sent_emails, status_changes, transactions
 from payments.domain.model import Payment, Reason, Status, Transaction
 from payments.domain.secret import PaymentToken
 from payments.errors import AlreadyDone
 
 UNIQUE_VIOLATION = "23505"
+SWEEP_LOCK = 727_002  # advisory lock id: one self-healing sweep at a time
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,14 @@ _EMAIL_SENT = select(
     )
 )
 _RECORD_EMAIL = pg_insert(sent_emails).on_conflict_do_nothing()
+_MARK_EMAILED = (
+    update(payments)
+    .where(payments.c.id == bindparam("b_id"), payments.c.emailed_at.is_(None))
+    .values(emailed_at=func.now())
+)
+# Literal status values, so that PostgreSQL matches the partial indexes of the sweep even
+# with a generic plan (a bound parameter would not).
+_PENDING: Any = literal_column("'PENDING'")
 
 
 def _payment(row: Any) -> Payment:
@@ -135,7 +145,7 @@ class SqlRepository:
     # payments
     def add_payment(self, payment: Payment) -> None:
         """Insert a new payment."""
-        values = {c.name: getattr(payment, c.name) for c in payments.columns}
+        values = {name: getattr(payment, name) for name in PAYMENT_FIELDS}
         values["status"] = payment.status.value
         values["payment_token"] = _reveal(payment.payment_token)
         values["failure_reason"] = None
@@ -228,6 +238,21 @@ class SqlRepository:
         self.conn.execute(
             _RECORD_EMAIL, {"payment_id": payment_id, "kind": kind, "message_id": message_id}
         )
+        self.conn.execute(_MARK_EMAILED, {"b_id": payment_id})
+
+    def claim_sweep(self) -> bool:
+        """Take the sweep's lock until this transaction ends; False if another holds it."""
+        query = select(func.pg_try_advisory_xact_lock(SWEEP_LOCK))
+        return bool(self.conn.execute(query).scalar_one())
+
+    def mark_redriven(self, payment_ids: Sequence[UUID]) -> None:
+        """Remember that the sweep re-drove these payments now (it waits before the next)."""
+        if payment_ids:
+            self.conn.execute(
+                update(payments)
+                .where(payments.c.id.in_(list(payment_ids)))
+                .values(redriven_at=func.now())
+            )
 
     # recovery
     def progress(
@@ -239,27 +264,41 @@ class SqlRepository:
         """Where payments stand: the given ones, or every unfinished one idle that long.
 
         Unfinished: PENDING, or finished without its e-mail recorded. Idle: neither the
-        payment nor its transaction changed for `idle_seconds`.
+        payment nor its transaction changed, nor was it re-driven, for `idle_seconds`. The
+        idle query reads only the partial indexes of unfinished payments.
         """
-        emailed = exists().where(sent_emails.c.payment_id == payments.c.id)
-        query = select(
-            payments.c.id, payments.c.status, transactions.c.id, transactions.c.status, emailed
-        ).select_from(payments.outerjoin(transactions, transactions.c.payment_id == payments.c.id))
-        if payment_ids is not None:
-            query = query.where(payments.c.id.in_(list(payment_ids)))
-        if idle_seconds is not None:
-            last_change = func.greatest(
-                payments.c.updated_at,
-                func.coalesce(transactions.c.updated_at, payments.c.updated_at),
+        joined = payments.outerjoin(transactions, transactions.c.payment_id == payments.c.id)
+        columns = (
+            payments.c.id,
+            payments.c.status,
+            transactions.c.id,
+            transactions.c.status,
+            payments.c.emailed_at.is_not(None),
+            payments.c.updated_at,
+        )
+        query: Any
+        if idle_seconds is None:
+            query = select(*columns).select_from(joined)
+            query = query.where(payments.c.id.in_(list(payment_ids or [])))
+        else:
+            cutoff = _ago(idle_seconds)
+            last_move = func.greatest(
+                transactions.c.updated_at, payments.c.redriven_at, payments.c.updated_at
             )
-            query = query.where(
-                or_(payments.c.status == Status.PENDING.value, ~emailed),
-                last_change < _ago(idle_seconds),
+            pending = select(*columns).select_from(joined).where(payments.c.status == _PENDING)
+            unnotified = (
+                select(*columns)
+                .select_from(joined)
+                .where(payments.c.status != _PENDING, payments.c.emailed_at.is_(None))
             )
-        query = query.order_by(payments.c.updated_at).limit(limit)
+            branches = [
+                q.where(payments.c.updated_at < cutoff, last_move < cutoff).limit(limit)
+                for q in (pending, unnotified)
+            ]
+            query = union_all(*branches).order_by("updated_at").limit(limit)
         return [
             Progress(pid, Status(status), tid, Status(tstatus) if tstatus else None, bool(sent))
-            for pid, status, tid, tstatus, sent in self.conn.execute(query)
+            for pid, status, tid, tstatus, sent, _updated in self.conn.execute(query)
         ]
 
 

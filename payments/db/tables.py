@@ -35,6 +35,20 @@ payments = Table(
     Column("failure_reason", Text),
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
+    Column("emailed_at", DateTime(timezone=True)),
+    Column("redriven_at", DateTime(timezone=True)),
+)
+# The columns a Payment aggregate holds (the others are the pipeline's bookkeeping).
+PAYMENT_FIELDS = tuple(
+    c.name for c in payments.columns if c.name not in ("emailed_at", "redriven_at")
+)
+
+payment_status_counts = Table(
+    "payment_status_counts",
+    metadata,
+    Column("status", Text),
+    Column("shard", Integer),
+    Column("n", BigInteger),
 )
 
 transactions = Table(

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from ops.reprocess import parse_duration
+from payments.cli_support import parse_duration
 from payments.db.repository import Progress
 from payments.domain.model import Status
 from payments.recovery import Redrive, Step, next_step

@@ -1,0 +1,114 @@
+"""The relay process's janitor: retention and self-healing, in a thread beside the relay.
+
+- Retention (contract section 10): published outbox rows older than OUTBOX_RETENTION_HOURS
+  are deleted in batches of PURGE_BATCH, a short pause between batches, so that it never
+  holds locks the relay or the API wait on. Unpublished rows are never deleted.
+- Self-healing (contract section 7): every SWEEP_INTERVAL the payments that have not moved
+  for STUCK_AFTER_SECONDS are re-driven from their current step (`payments.recovery.sweep`),
+  enqueued by actor name. With several relays, an advisory lock lets one sweep at a time.
+
+Both are counted in the relay's metrics; a failure (PostgreSQL or Redis down) is logged in
+one line and tried again at the next round.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from payments import recovery
+from payments.bootstrap import Container
+from payments.db import outbox_store
+from payments.errors import summary
+from payments.queue import actors
+from payments.recovery import Redrive, Step
+
+log = logging.getLogger("payments.janitor")
+
+PURGE_BATCH = 500
+PURGE_PAUSE_S = 0.05
+PURGE_MAX_BATCHES = 200  # per round: at most 100,000 rows, then the next round goes on
+SWEEP_LIMIT = 500
+
+
+def sweep_interval(stuck_after_s: float) -> float:
+    """How often to sweep: a quarter of the idle time, between 1 and 30 s."""
+    return max(1.0, min(30.0, stuck_after_s / 4))
+
+
+@dataclass
+class JanitorHooks:
+    """What the janitor reports (the relay's metrics)."""
+
+    on_purged: Callable[[int], None] = lambda n: None
+    on_redriven: Callable[[Step], None] = lambda step: None
+    on_error: Callable[[str, BaseException], None] = lambda task, err: None
+
+
+class Janitor:
+    """Purges old published rows and re-drives stalled payments, round after round."""
+
+    def __init__(self, container: Container, hooks: JanitorHooks | None = None):
+        self.container = container
+        settings = container.settings
+        self.retention_s = settings.outbox_retention_hours * 3600.0
+        self.stuck_after_s = float(settings.stuck_after_seconds)
+        self.interval_s = sweep_interval(self.stuck_after_s)
+        self.hooks = hooks or JanitorHooks()
+        self.purged = 0
+        self.redriven = 0
+
+    def purge(self, stop: threading.Event | None = None) -> int:
+        """Delete published rows past retention, batch by batch; how many went."""
+        total = 0
+        for _ in range(PURGE_MAX_BATCHES):
+            with self.container.engine.begin() as conn:
+                count = outbox_store.purge_published(conn, self.retention_s, PURGE_BATCH)
+            total += count
+            self.hooks.on_purged(count)
+            if count == 0 or (stop is not None and stop.wait(PURGE_PAUSE_S)):
+                break
+        self.purged += total
+        return total
+
+    def sweep(self) -> list[Redrive] | None:
+        """Re-drive the stalled payments once (None if another relay is sweeping)."""
+        broker = self.container.broker
+
+        def send(redrive: Redrive) -> None:
+            actor = recovery.ACTOR_OF_STEP[redrive.step]
+            actors.send(broker, actor, str(redrive.target), redrive=True)
+
+        done = recovery.sweep(self.container.uow(), self.stuck_after_s, send, SWEEP_LIMIT)
+        for redrive in done or ():
+            self.hooks.on_redriven(redrive.step)
+            log.warning(
+                "re-drove %s: unchanged for over %ds",
+                redrive.step,
+                int(self.stuck_after_s),
+                extra={"payment_id": str(redrive.payment_id)},
+            )
+        self.redriven += len(done or ())
+        return done
+
+    def run_once(self, stop: threading.Event | None = None) -> None:
+        """One round: sweep, then purge; each failure logged and counted, never raised."""
+        for task, work in (("sweep", self.sweep), ("purge", lambda: self.purge(stop))):
+            try:
+                work()
+            except Exception as err:
+                self.hooks.on_error(task, err)
+                log.warning("janitor %s failed (%s); trying again next round", task, summary(err))
+
+    def run(self, stop: threading.Event) -> None:
+        """Round after round until `stop` is set."""
+        while not stop.wait(self.interval_s):
+            self.run_once(stop)
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        """Run in a daemon thread (the relay's own loop keeps the main thread)."""
+        thread = threading.Thread(target=self.run, args=(stop,), name="janitor", daemon=True)
+        thread.start()
+        return thread

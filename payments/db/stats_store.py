@@ -1,0 +1,40 @@
+"""The periodic queries of /metrics, at a cost that does not grow with the history kept.
+
+Pending payments are counted on their partial index (only unfinished payments are in it);
+finished ones are summed from the per-status counters a trigger keeps (`schema.sql`,
+`payment_status_counts`); the outbox backlog reads the unpublished rows' partial index.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, literal_column, select, text
+
+from payments.db import outbox_store
+from payments.db.tables import payment_status_counts, payments
+
+_PENDING: Any = literal_column("'PENDING'")  # a literal: matches the partial index's predicate
+
+
+def payment_counts(conn: Connection) -> dict[str, int]:
+    """Payments by status: {'PENDING': n, 'SUCCESS': n, 'FAILED': n} (missing ones are 0)."""
+    pending = conn.execute(
+        select(func.count()).select_from(payments).where(payments.c.status == _PENDING)
+    ).scalar_one()
+    finished = conn.execute(
+        select(payment_status_counts.c.status, func.sum(payment_status_counts.c.n)).group_by(
+            payment_status_counts.c.status
+        )
+    )
+    counts = {status: int(n) for status, n in finished}
+    return {"PENDING": int(pending), **counts}
+
+
+def scrape(
+    conn: Connection, timeout_ms: int
+) -> tuple[dict[str, int], list[tuple[str, int, datetime | None]]]:
+    """Payment counts and the outbox backlog in one transaction, bounded by `timeout_ms`."""
+    conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_ms)}"))
+    return payment_counts(conn), outbox_store.backlog(conn)
