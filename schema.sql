@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS payments (
     event_name        text,
     event_description text,
     event_image_url   text,
-    amount            numeric(12, 2) NOT NULL CHECK (amount > 0),
+    amount            numeric(14, 4) NOT NULL CHECK (amount > 0),  -- every ISO 4217 currency
     currency          char(3) NOT NULL,
     payment_token     text,          -- erased once the gateway has answered
     failure_reason    text,
@@ -19,6 +19,17 @@ CREATE TABLE IF NOT EXISTS payments (
     updated_at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS payments_pending_idx ON payments (updated_at) WHERE status = 'PENDING';
+-- Databases created when amounts had two decimals: widen in place (values are kept exactly;
+-- only a database still on the old type is rewritten, so a second run costs nothing).
+DO $$
+BEGIN
+    IF (SELECT numeric_scale FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = 'payments'
+          AND column_name = 'amount') < 4 THEN
+        ALTER TABLE payments ALTER COLUMN amount TYPE numeric(14, 4);
+    END IF;
+END
+$$;
 -- Self-healing (contract section 7): when the result e-mail was recorded (a copy of
 -- sent_emails' fact on the row the sweep reads) and when the sweep last re-drove the payment.
 -- The sweep's two indexes hold only unfinished payments, so it costs the same with a million

@@ -78,6 +78,7 @@ class Settings:
     # Keys the HMAC that fingerprints idempotent requests (their bodies hold the token):
     # set it, the same in every API process, to a long random value in production.
     idempotency_secret: str = DEV_IDEMPOTENCY_SECRET
+    rate_limit: str = "100/second;2000/minute"
     db_pool_size: int = 10
     outbox_retention_hours: int = 168
     stuck_after_seconds: int = 120
@@ -102,6 +103,7 @@ class Settings:
             "gateway_latency_ms": self.gateway_latency_ms,
             "outbox_retention_hours": self.outbox_retention_hours,
             "stuck_after_seconds": self.stuck_after_seconds,
+            "rate_limit": self.rate_limit,
             "gateway_transient_failure_rate": str(self.gateway_transient_failure_rate),
             "idempotency_hmac": "development default"
             if self.idempotency_secret == DEV_IDEMPOTENCY_SECRET
@@ -171,6 +173,21 @@ def _secret(env: dict[str, str], name: str, default: str) -> str:
     return value
 
 
+def _rate_limit(env: dict[str, str], name: str, default: str) -> str:
+    from limits import parse_many
+
+    value = _str(env, name, default)
+    if value.lower() == "off":
+        return "off"
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be limits such as 100/second;2000/minute, or off, got {value!r}"
+        ) from None
+    return value
+
+
 def _currency(env: dict[str, str], name: str) -> str:
     from babel.numbers import get_currency_name
 
@@ -220,6 +237,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         gateway_transient_failure_rate=_rate(env, "GATEWAY_TRANSIENT_FAILURE_RATE"),
         idempotency_key_ttl_hours=_int(env, "IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1),
         idempotency_secret=_secret(env, "IDEMPOTENCY_SECRET", DEV_IDEMPOTENCY_SECRET),
+        rate_limit=_rate_limit(env, "RATE_LIMIT", Settings.rate_limit),
         db_pool_size=_int(env, "DB_POOL_SIZE", 10, minimum=1),
         outbox_retention_hours=_int(env, "OUTBOX_RETENTION_HOURS", 168, minimum=1),
         stuck_after_seconds=_int(env, "STUCK_AFTER_SECONDS", 120, minimum=5),

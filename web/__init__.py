@@ -27,13 +27,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(test_config)
     app.extensions[bootstrap.APP_KEY] = container
 
-    from web import errors, health, i18n, logs, metrics, openapi, payments
+    from web import errors, health, i18n, logs, metrics, openapi, payments, ratelimit
 
     logs.init_app(app, container.settings)
     i18n.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
-    metrics.init_app(app)
+    registry = metrics.init_app(app)
+    ratelimit.init_app(app, container.settings, registry)
+    ratelimit.limit(app, payments.bp)
     app.register_blueprint(payments.bp)
     app.register_blueprint(openapi.bp)
     return app

@@ -24,6 +24,7 @@ SLUGS = {
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation-error",
+    429: "rate-limited",
     503: "service-unavailable",
 }
 
@@ -45,11 +46,13 @@ def _http_problem(exc: HTTPException) -> Response:
         405: _("Method not allowed"),
         413: _("Payload too large"),
         415: _("Unsupported media type"),
+        429: _("Too many requests"),
     }
     details = {
         404: _("The requested resource does not exist."),
         405: _("This method is not allowed on this resource."),
         413: _("The request body is larger than 64 KiB."),
+        429: _("Too many requests from this caller; retry after the time Retry-After says."),
     }
     problem = Problem(
         status,

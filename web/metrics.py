@@ -145,8 +145,9 @@ def metrics() -> Any:
     )
 
 
-def init_app(app: Flask) -> None:
-    """Create the app's registry, count every request and serve GET /metrics."""
+def init_app(app: Flask) -> CollectorRegistry:
+    """Create the app's registry, count every request and serve GET /metrics; the registry
+    (for the other extensions' counters)."""
     container = bootstrap.container_of(app)
     registry = CollectorRegistry()
     database = DatabaseCollector(container.engine, container.settings.topics)
@@ -157,3 +158,4 @@ def init_app(app: Flask) -> None:
     # The request's start time is recorded once, by web.logs (registered before this).
     app.after_request(http.observe)
     app.register_blueprint(bp)
+    return registry

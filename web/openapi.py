@@ -25,6 +25,8 @@ ERRORS = {
     "409": "A request with the same Idempotency-Key is still in flight.",
     "413": "The body is over 64 KiB.",
     "415": "Content-Type is not JSON.",
+    "429": "More requests than the caller's RATE_LIMIT (per API key, else per client "
+    "address, shared by every API process); `Retry-After` says when to try again.",
     "422": "Validation failed (`errors` names each field), or the Idempotency-Key was "
     "reused with a different body (type ending `idempotency-key-reused`).",
     "500": "Unexpected error; `request_id` names the log line.",
@@ -37,7 +39,12 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: str) -> dict[str, Any]:
-    return {code: _problem(ERRORS[code]) for code in codes}
+    found = {code: _problem(ERRORS[code]) for code in codes}
+    if "429" in found:
+        found["429"]["headers"] = {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
+        }
+    return found
 
 
 def _payment_created() -> dict[str, Any]:
@@ -93,7 +100,7 @@ def build_spec(secured: bool) -> dict[str, Any]:
         },
         "responses": {
             "201": _payment_created(),
-            **_errors("400", *auth_errors, "409", "413", "415", "422", "500", "503"),
+            **_errors("400", *auth_errors, "409", "413", "415", "422", "429", "500", "503"),
         },
         **auth,
     }
@@ -109,7 +116,7 @@ def build_spec(secured: bool) -> dict[str, Any]:
                 "description": "The payment.",
                 "content": {"application/json": {"schema": "Payment"}},
             },
-            **_errors(*auth_errors, "404", "500", "503"),
+            **_errors(*auth_errors, "404", "429", "500", "503"),
         },
         **auth,
     }

@@ -9,13 +9,13 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import get_currency_name, get_currency_precision
+from babel.numbers import get_currency_name
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validates_schema
 
+from payments import money
 from web.validation import N_, SCHEMA_MESSAGES, Length, Msg, Regexp, fail, messages
 
-MAX_AMOUNT = Decimal("9999999999.99")
-MAX_STORED_PLACES = 2  # payments.amount is numeric(12, 2)
+MAX_AMOUNT = money.maximum("KWD")  # no currency with fewer decimals goes above it either
 AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$"
 CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
@@ -36,8 +36,8 @@ def currency_code(value: str) -> None:
 
 
 def allowed_places(currency: str) -> int:
-    """Decimals allowed for the currency: Babel's precision, capped by the amount column."""
-    return min(get_currency_precision(currency), MAX_STORED_PLACES)
+    """Decimals allowed for the currency: its ISO 4217 minor unit (Babel's data)."""
+    return money.decimals(currency)
 
 
 def text(required: bool = False, low: int | None = None, high: int | None = None) -> fields.String:
@@ -87,8 +87,9 @@ class PaymentRequestSchema(Schema):
             "pattern": AMOUNT_PATTERN,
             "exclusiveMinimum": 0,
             "maximum": float(MAX_AMOUNT),
-            "description": "Greater than 0, at most the currency's decimals (2 for USD, "
-            "0 for JPY), at most 9999999999.99. A JSON number or a decimal string.",
+            "description": "Greater than 0, at most the currency's ISO 4217 decimals (2 for "
+            "USD/BRL/EUR, 0 for JPY, 3 for KWD/BHD/JOD/OMR/TND), at most 9999999999.99 "
+            "(9999999999.999 for 3-decimal currencies). A JSON number or a decimal string.",
         },
     )
     payment_token = fields.String(
@@ -136,11 +137,16 @@ class PaymentRequestSchema(Schema):
             return
         if amount <= 0:
             raise fail(N_("Must be greater than 0."), "event_amount")
-        if amount > MAX_AMOUNT:
-            raise fail(N_("Must be at most 9999999999.99."), "event_amount")
         if original.get("currency") and not data.get("currency"):
+            if amount > MAX_AMOUNT:
+                raise fail(
+                    N_("Must be at most %(maximum)s."), "event_amount", maximum=str(MAX_AMOUNT)
+                )
             return  # the currency itself is invalid: its decimals are unknown
         currency = (data.get("currency") or self.default_currency).upper()
+        highest = money.maximum(currency)
+        if amount > highest:
+            raise fail(N_("Must be at most %(maximum)s."), "event_amount", maximum=str(highest))
         places = allowed_places(currency)
         exponent = amount.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places:

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
+from payments import money
 from payments.db.tables import PAYMENT_FIELDS, payments, sent_emails, status_changes, transactions
 from payments.domain.model import Payment, Reason, Status, Transaction
 from payments.domain.secret import PaymentToken
@@ -97,7 +98,7 @@ def _payment(row: Any) -> Payment:
         user_email=m["user_email"],
         user_language=m["user_language"],
         event_id=m["event_id"],
-        amount=m["amount"],
+        amount=money.exact(m["amount"], m["currency"].strip()),
         currency=m["currency"].strip(),
         created_at=m["created_at"],
         updated_at=m["updated_at"],

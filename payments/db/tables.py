@@ -29,7 +29,7 @@ payments = Table(
     Column("event_name", Text),
     Column("event_description", Text),
     Column("event_image_url", Text),
-    Column("amount", Numeric(12, 2, asdecimal=True)),
+    Column("amount", Numeric(14, 4, asdecimal=True)),
     Column("currency", Text),
     Column("payment_token", Text),
     Column("failure_reason", Text),

@@ -103,3 +103,17 @@ def test_odd_token_in_brazilian_portuguese_is_rejected_in_portuguese(stack) -> N
     assert (value["user_language"], value["user_locale"]) == ("pt", "pt_BR")
     time.sleep(1)
     assert len(stack.smtp.for_recipient(created["user_email"])) == 1
+
+
+def test_a_three_decimal_currency_keeps_its_three_decimals_to_the_email(stack) -> None:  # type: ignore[no-untyped-def]
+    created = _post(stack, event_amount="12.345", currency="KWD", user_language="en")
+    assert created["amount"] == "12.345" and created["currency"] == "KWD"
+
+    final = _terminal(stack, created["id"])
+    assert final["status"] == "SUCCESS" and final["amount"] == "12.345"
+
+    [mail] = stack.smtp.wait_for(created["user_email"])
+    text, html = parts(mail)
+    assert "KWD12.345" in text  # Babel's en format for KWD: three decimals, no space
+    [record] = records(stack.settings, "PAYMENT_SUCCEEDED_TOPIC", created["id"])
+    assert json.loads(record.value)["amount"] == "12.345"

@@ -63,6 +63,8 @@ def test_describe_hides_secrets() -> None:
         ("DEFAULT_CURRENCY", "QQQ"),
         ("IDEMPOTENCY_KEY_TTL_HOURS", "0"),
         ("IDEMPOTENCY_SECRET", "too-short"),
+        ("RATE_LIMIT", "lots"),
+        ("RATE_LIMIT", "100/fortnight"),
         ("DATABASE_URL", "mysql://x"),
         ("REDIS_URL", "http://x"),
         ("MAIL_USE_SSL", "maybe"),

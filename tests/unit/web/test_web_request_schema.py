@@ -49,6 +49,9 @@ def errors_of(app: Flask, language: str = "en", **changes: Any) -> dict[str, str
         (Decimal("5000"), "JPY", Decimal("5000")),
         ("0.01", "EUR", Decimal("0.01")),
         ("9999999999.99", "USD", Decimal("9999999999.99")),
+        ("12.345", "KWD", Decimal("12.345")),
+        ("9999999999.999", "BHD", Decimal("9999999999.999")),
+        ("0.001", "TND", Decimal("0.001")),
     ],
 )
 def test_amounts_within_the_currency_rules_load_exactly(amount, currency, expected) -> None:  # type: ignore[no-untyped-def]
@@ -64,6 +67,9 @@ def test_amounts_within_the_currency_rules_load_exactly(amount, currency, expect
         ("125.555", "USD"),
         ("1.5", "JPY"),
         ("10000000000", "USD"),
+        ("9999999999.999", "USD"),
+        ("12.3456", "KWD"),
+        ("10000000000", "KWD"),
         ("1e3", "USD"),
         (" 12", "USD"),
         ("1_000", "USD"),
@@ -78,9 +84,10 @@ def test_bad_amounts_are_refused(app: Flask, amount, currency) -> None:  # type:
     assert set(errors_of(app, event_amount=amount, currency=currency)) == {"event_amount"}
 
 
-def test_decimals_come_from_babel_capped_by_the_amount_column() -> None:
+def test_decimals_are_each_currencys_own() -> None:
     assert (allowed_places("USD"), allowed_places("JPY"), allowed_places("BRL")) == (2, 0, 2)
-    assert allowed_places("KWD") == 2  # Babel says 3; payments.amount keeps 2
+    assert [allowed_places(c) for c in ("KWD", "BHD", "JOD", "OMR", "TND")] == [3] * 5
+    assert allowed_places("CLF") == 4  # the most any ISO 4217 currency has
 
 
 def test_the_default_currency_decides_the_decimals(app: Flask) -> None:
