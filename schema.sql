@@ -133,6 +133,67 @@ INSERT INTO payment_status_counts (status, shard, n)
     WHERE status <> 'PENDING' AND NOT EXISTS (SELECT 1 FROM payment_status_counts)
     GROUP BY status;
 
+-- Refunds (contract section 9). payments.amount_reserved is the sum of every refund of the
+-- payment that has not FAILED: it changes only under the payment's row lock, and the CHECK
+-- makes refunding more than was paid impossible even for concurrent requests.
+ALTER TABLE payments ADD COLUMN IF NOT EXISTS amount_reserved numeric(14, 4) NOT NULL DEFAULT 0;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'payments_refunds_within_amount') THEN
+        ALTER TABLE payments ADD CONSTRAINT payments_refunds_within_amount
+            CHECK (amount_reserved >= 0 AND amount_reserved <= amount);
+    END IF;
+END
+$$;
+CREATE INDEX IF NOT EXISTS payments_event_idx ON payments (event_id, id);
+
+CREATE TABLE IF NOT EXISTS refunds (
+    id              uuid PRIMARY KEY,
+    payment_id      uuid NOT NULL REFERENCES payments (id),
+    amount          numeric(14, 4) NOT NULL CHECK (amount > 0),
+    currency        char(3) NOT NULL,
+    reason          text NOT NULL CHECK (reason IN ('requested_by_customer', 'event_cancelled',
+                                                    'duplicate', 'fraudulent')),
+    status          text NOT NULL DEFAULT 'PENDING'
+                    CHECK (status IN ('PENDING', 'SUCCEEDED', 'FAILED')),
+    failure_reason  text CHECK (failure_reason IN ('gateway_unavailable')),
+    emailed_at      timestamptz,
+    redriven_at     timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    CHECK ((status = 'FAILED') = (failure_reason IS NOT NULL))
+);
+CREATE INDEX IF NOT EXISTS refunds_payment_idx ON refunds (payment_id, created_at);
+-- An event's cancellation refunds each payment once, whatever delivers its batch twice.
+CREATE UNIQUE INDEX IF NOT EXISTS refunds_one_per_cancellation
+    ON refunds (payment_id) WHERE reason = 'event_cancelled';
+-- The sweep's view of unfinished refunds (as for payments).
+CREATE INDEX IF NOT EXISTS refunds_pending_idx ON refunds (updated_at) WHERE status = 'PENDING';
+CREATE INDEX IF NOT EXISTS refunds_unnotified_idx ON refunds (updated_at)
+    WHERE status <> 'PENDING' AND emailed_at IS NULL;
+
+-- One e-mail per refund outcome; recorded right after the SMTP server accepted it.
+CREATE TABLE IF NOT EXISTS sent_refund_emails (
+    refund_id   uuid NOT NULL REFERENCES refunds (id),
+    kind        text NOT NULL CHECK (kind IN ('refund_confirmed', 'refund_failed')),
+    message_id  text NOT NULL,
+    sent_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (refund_id, kind)
+);
+
+-- Cancelled events: accepted once; `cursor` is how far the refund batches have gone (by
+-- payment id), so that a crash resumes where the last committed batch ended.
+CREATE TABLE IF NOT EXISTS event_cancellations (
+    event_id    text PRIMARY KEY,
+    reason      text,
+    cursor      uuid,
+    scanned_at  timestamptz,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS event_cancellations_scanning_idx ON event_cancellations (updated_at)
+    WHERE scanned_at IS NULL;
+
 -- Idempotency-Key records, scoped to the caller (a hash of its API key, or 'anonymous').
 -- response_status NULL: the first request is in flight (claim_id owns it until locked_at +
 -- lease); a record past expires_at counts as absent and is purged on later writes.

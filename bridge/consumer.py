@@ -91,6 +91,10 @@ def routes_for(settings: Settings, broker: Any) -> dict[str, Route]:
         t.transaction_failed: Route(sender(actors.SETTLE_PAYMENT), "transaction_id"),
         t.payment_succeeded: Route(sender(actors.SEND_PAYMENT_EMAIL), "payment_id"),
         t.payment_failed: Route(sender(actors.SEND_PAYMENT_EMAIL), "payment_id"),
+        t.refund_pending: Route(sender(actors.PROCESS_REFUND), "refund_id"),
+        t.refund_succeeded: Route(sender(actors.SEND_REFUND_EMAIL), "refund_id"),
+        t.refund_failed: Route(sender(actors.SEND_REFUND_EMAIL), "refund_id"),
+        t.event_cancelled: Route(sender(actors.REFUND_CANCELLED_EVENT), "event_id"),
     }
 
 

@@ -143,6 +143,13 @@ class Container:
         return FlaskRenderer(self.mail_app)
 
     @cached_property
+    def refund_renderer(self) -> Any:
+        """Renders a finished refund's e-mail in its payment's language."""
+        from payments.adapters.email_renderer import RefundEmailRenderer
+
+        return RefundEmailRenderer(self.mail_app)
+
+    @cached_property
     def mailer(self) -> Mailer:
         """Sends e-mail over SMTP (Flask-Mail), or the injected fake."""
         if self._mailer is not None:

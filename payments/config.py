@@ -18,6 +18,10 @@ TOPIC_VARIABLES = (
     "TRANSACTION_FAILED_TOPIC",
     "PAYMENT_SUCCEEDED_TOPIC",
     "PAYMENT_FAILED_TOPIC",
+    "REFUND_PENDING_TOPIC",
+    "REFUND_SUCCEEDED_TOPIC",
+    "REFUND_FAILED_TOPIC",
+    "EVENT_CANCELLED_TOPIC",
 )
 
 
@@ -34,6 +38,10 @@ class Topics:
     transaction_failed: str = "TRANSACTION_FAILED_TOPIC"
     payment_succeeded: str = "PAYMENT_SUCCEEDED_TOPIC"
     payment_failed: str = "PAYMENT_FAILED_TOPIC"
+    refund_pending: str = "REFUND_PENDING_TOPIC"
+    refund_succeeded: str = "REFUND_SUCCEEDED_TOPIC"
+    refund_failed: str = "REFUND_FAILED_TOPIC"
+    event_cancelled: str = "EVENT_CANCELLED_TOPIC"
 
     def all(self) -> list[str]:
         """Every topic name, in pipeline order."""
@@ -44,6 +52,10 @@ class Topics:
             self.transaction_failed,
             self.payment_succeeded,
             self.payment_failed,
+            self.refund_pending,
+            self.refund_succeeded,
+            self.refund_failed,
+            self.event_cancelled,
         ]
 
 

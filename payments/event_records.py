@@ -44,10 +44,26 @@ def _payment_fields(payment: Payment) -> dict[str, Any]:
     }
 
 
+def _refund_fields(refund: Any) -> dict[str, Any]:
+    return {
+        "refund_id": str(refund.id),
+        "payment_id": str(refund.payment_id),
+        "amount": str(refund.amount),
+        "currency": refund.currency,
+        "reason": refund.reason.value,
+    }
+
+
 def to_message(
-    event: events.Event, payment: Payment | None, topics: Topics, now: datetime
+    event: events.Event,
+    payment: Payment | None,
+    topics: Topics,
+    now: datetime,
+    source: Any = None,
 ) -> OutboxMessage:
-    """The outbox message announcing `event` (payment events need the payment's details)."""
+    """The outbox message announcing `event`; payment and refund events need the payment's
+    details, refund events the refund (`source`, the aggregate that recorded the event)."""
+    key: str | None = None
     match event:
         case events.PaymentCreated():
             assert payment is not None
@@ -75,9 +91,29 @@ def to_message(
             value = _payment_fields(payment)
             del value["event_description"], value["event_image_url"]
             value["reason"] = reason
+        case events.RefundPending():
+            topic, ce_type, value = topics.refund_pending, "refund.pending", _refund_fields(source)
+        case events.RefundSucceeded():
+            assert payment is not None
+            topic, ce_type = topics.refund_succeeded, "refund.succeeded"
+            value = {
+                **_refund_fields(source),
+                "user_email": payment.user_email,
+                "user_language": catalog_language(payment.user_language),
+                "user_locale": payment.user_language,
+                "event_id": payment.event_id,
+                "event_name": payment.event_name,
+            }
+        case events.RefundFailed(failure_reason=failure):
+            topic, ce_type = topics.refund_failed, "refund.failed"
+            value = {**_refund_fields(source), "failure_reason": failure}
+        case events.EventCancelled(event_id=event_id, reason=reason):
+            topic, ce_type = topics.event_cancelled, "event.cancelled"
+            value = {"event_id": event_id, "reason": reason}
+            key = event_id  # contract section 9: keyed by the event id
         case _:  # pragma: no cover - the union is closed
             raise TypeError(f"unknown event {event!r}")
-    return OutboxMessage(uuid.uuid4(), topic, ce_type, value["payment_id"], value, now)
+    return OutboxMessage(uuid.uuid4(), topic, ce_type, key or value["payment_id"], value, now)
 
 
 def kafka_headers(message: OutboxMessage) -> list[tuple[str, bytes]]:

@@ -22,6 +22,8 @@ CONTEXT_FIELDS = (
     "request_id",
     "payment_id",
     "transaction_id",
+    "refund_id",
+    "event_id",
     "ce_id",
     "message_id",
     "topic",

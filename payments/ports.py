@@ -12,6 +12,7 @@ from uuid import UUID
 
 from payments.domain.gateway_rule import Decision
 from payments.domain.model import Payment, Transaction
+from payments.domain.refund import Cancellation, Refund
 from payments.domain.secret import PaymentToken
 from payments.event_records import OutboxMessage
 
@@ -24,6 +25,10 @@ class Gateway(Protocol):
         self, idempotency_key: UUID, token: PaymentToken | None, amount: Decimal
     ) -> Decision:
         """Charge the token; raises `TransientGatewayError` when it may be retried."""
+        ...
+
+    def refund(self, idempotency_key: UUID, amount: Decimal) -> None:
+        """Refund `amount` of the charge, once per key; `TransientGatewayError` to retry."""
         ...
 
 
@@ -75,6 +80,7 @@ class Repository(Protocol):
     def save_transaction(self, tx: Transaction) -> None: ...
     def email_sent(self, payment_id: UUID, kind: str) -> bool: ...
     def record_email(self, payment_id: UUID, kind: str, message_id: str) -> None: ...
+    def save_reservation(self, payment: Payment) -> None: ...
     def claim_sweep(self) -> bool: ...
     def mark_redriven(self, payment_ids: Sequence[UUID]) -> None: ...
     def progress(
@@ -83,6 +89,14 @@ class Repository(Protocol):
         idle_seconds: float | None = None,
         limit: int = 10_000,
     ) -> list[Progress]: ...
+
+
+class RefundStore(Protocol):
+    """What the payments' own use cases need of refunds: an event's cancellation."""
+
+    def lock_event(self, event_id: str, exclusive: bool = False) -> None: ...
+    def get_cancellation(self, event_id: str, lock: bool = False) -> Cancellation | None: ...
+    def add(self, refund: Refund) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -101,6 +115,11 @@ class UnitOfWork(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+    @property
+    def refunds(self) -> RefundStore:
+        """Refunds and cancellations on this unit of work's transaction."""
+        ...
 
     @property
     def clock(self) -> Callable[[], datetime]:

@@ -15,8 +15,10 @@ from decimal import Decimal
 from typing import TypeVar
 from uuid import UUID
 
+from payments import refunds
 from payments.domain.gateway_rule import Decision
 from payments.domain.model import Payment, Reason, Status, Transaction
+from payments.domain.refund import EventIsCancelled
 from payments.domain.secret import PaymentToken
 from payments.errors import AlreadyDone, NotFound, NotReady
 from payments.ports import EmailRenderer, Gateway, Mailer, UnitOfWork
@@ -43,12 +45,15 @@ def place_payment(
     command: PlacePayment,
     before_commit: Callable[[U, Payment], None] | None = None,
 ) -> Payment:
-    """Store a new PENDING payment and its `payment.created` event in one transaction.
+    """Store a new PENDING payment and its `payment.created` event in one transaction;
+    `EventIsCancelled` for a payment of a cancelled event.
 
     `before_commit` runs in that same transaction (the API stores its idempotent response
     there); if it raises, nothing is stored.
     """
     with uow:
+        if refunds.event_is_cancelled(uow, command.event_id):
+            raise EventIsCancelled(f"event {command.event_id} is cancelled")
         payment = Payment.place(uuid.uuid4(), uow.clock(), **command.__dict__)
         uow.repo.add_payment(payment)
         if before_commit is not None:
@@ -135,6 +140,8 @@ def settle(uow: UnitOfWork, transaction_id: UUID) -> Payment | None:
                 raise NotReady(f"transaction {transaction_id} is still {tx.status}")
             payment.settle(tx, uow.clock())
             uow.repo.save_payment(payment)
+            if payment.status is Status.SUCCESS:  # a cancelled event's payment: refund it
+                refunds.refund_if_cancelled(uow, payment)
             uow.commit()
     except AlreadyDone:
         return None

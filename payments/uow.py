@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from payments.config import Topics
 from payments.db import outbox_store
+from payments.db.refunds import SqlRefunds
 from payments.db.repository import SqlRepository
-from payments.domain.model import Payment, Transaction
+from payments.domain.model import Payment
 from payments.event_records import OutboxMessage, to_message
 
 
@@ -24,18 +26,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def collect_messages(
-    seen: list[Payment | Transaction], topics: Topics, now: datetime
-) -> list[OutboxMessage]:
-    """Drain the events of every aggregate seen, as outbox messages."""
+def collect_messages(seen: list[Any], topics: Topics, now: datetime) -> list[OutboxMessage]:
+    """Drain the events of every aggregate seen, as outbox messages (a transaction's or a
+    refund's events carry their payment's details: it was loaded in the same unit of work)."""
     payments = {a.id: a for a in seen if isinstance(a, Payment)}
     messages: list[OutboxMessage] = []
     for aggregate in seen:
-        payment = (
-            payments.get(aggregate.payment_id) if isinstance(aggregate, Transaction) else aggregate
-        )
+        if isinstance(aggregate, Payment):
+            payment: Payment | None = aggregate
+        else:
+            payment = payments.get(getattr(aggregate, "payment_id", None))  # type: ignore[arg-type]
         while aggregate.events:
-            messages.append(to_message(aggregate.events.pop(0), payment, topics, now))
+            event = aggregate.events.pop(0)
+            messages.append(to_message(event, payment, topics, now, aggregate))
     return messages
 
 
@@ -43,6 +46,7 @@ class SqlUnitOfWork:
     """A PostgreSQL transaction with a repository on it."""
 
     repo: SqlRepository
+    refunds: SqlRefunds
     conn: Connection
 
     def __init__(self, engine: Engine, topics: Topics, clock: Callable[[], datetime] = utcnow):
@@ -52,6 +56,7 @@ class SqlUnitOfWork:
         self.conn = self.engine.connect()
         self._tx = self.conn.begin()
         self.repo = SqlRepository(self.conn)
+        self.refunds = SqlRefunds(self.conn, self.repo.seen)
         self.messages: list[OutboxMessage] = []
         return self
 

@@ -18,6 +18,11 @@ from tasks.actors import (  # noqa: E402
     send_payment_email,
     settle_payment,
 )
+from tasks.refund_actors import (  # noqa: E402
+    process_refund,
+    refund_cancelled_event,
+    send_refund_email,
+)
 
 __all__ = [
     "broker",
@@ -25,4 +30,7 @@ __all__ = [
     "process_transaction",
     "send_payment_email",
     "settle_payment",
+    "process_refund",
+    "send_refund_email",
+    "refund_cancelled_event",
 ]

@@ -64,7 +64,7 @@ def gateway_time_limit_ms(gateway_latency_ms: int) -> int:
     return gateway_latency_ms + DB_TIME_LIMIT_MS
 
 
-_common: dict[str, Any] = {
+COMMON_OPTIONS: dict[str, Any] = {
     "max_retries": MAX_RETRIES,
     "min_backoff": MIN_BACKOFF_MS,
     "max_backoff": MAX_BACKOFF_MS,
@@ -77,7 +77,7 @@ def actor(ref: names.ActorRef, **options: Any) -> Callable[[Callable[..., Any]],
     return dramatiq.actor(actor_name=ref.name, queue_name=ref.queue, **options)
 
 
-def _ids(**ids: object) -> dict[str, object]:
+def log_ids(**ids: object) -> dict[str, object]:
     message = CurrentMessage.get_current_message()
     extra: dict[str, object] = {k: str(v) for k, v in ids.items()}
     if message is not None:
@@ -87,7 +87,7 @@ def _ids(**ids: object) -> dict[str, object]:
     return extra
 
 
-def _gateway_failures() -> int:
+def count_gateway_failure() -> int:
     """Count one more transient gateway failure on the current message; the count so far."""
     message = CurrentMessage.get_current_message()
     if message is None:  # called directly, not by a worker: no retries to count
@@ -97,21 +97,21 @@ def _gateway_failures() -> int:
     return failures
 
 
-@actor(names.CREATE_TRANSACTION, time_limit=DB_TIME_LIMIT_MS, **_common)
+@actor(names.CREATE_TRANSACTION, time_limit=DB_TIME_LIMIT_MS, **COMMON_OPTIONS)
 def create_transaction(payment_id: str) -> None:
     """payment.created -> open the payment's one transaction."""
     tx = services.open_transaction(runtime.container().uow(), UUID(payment_id))
     log.info(
         "transaction %s",
         "created" if tx else "already exists",
-        extra=_ids(payment_id=payment_id),
+        extra=log_ids(payment_id=payment_id),
     )
 
 
 @actor(
     names.PROCESS_TRANSACTION,
     time_limit=gateway_time_limit_ms(runtime.container().settings.gateway_latency_ms),
-    **_common,
+    **COMMON_OPTIONS,
 )
 def process_transaction(transaction_id: str) -> None:
     """transaction.created -> charge through the gateway and record its answer."""
@@ -119,38 +119,38 @@ def process_transaction(transaction_id: str) -> None:
     try:
         decision = services.charge(container.uow(), container.gateway, UUID(transaction_id))
     except TransientGatewayError:
-        if _gateway_failures() <= GATEWAY_RETRIES:
+        if count_gateway_failure() <= GATEWAY_RETRIES:
             log.warning(
-                "gateway unavailable, will retry", extra=_ids(transaction_id=transaction_id)
+                "gateway unavailable, will retry", extra=log_ids(transaction_id=transaction_id)
             )
             raise
         services.give_up_on_gateway(container.uow(), UUID(transaction_id))
-        log.warning("gateway retries exhausted", extra=_ids(transaction_id=transaction_id))
+        log.warning("gateway retries exhausted", extra=log_ids(transaction_id=transaction_id))
         return
     outcome = f"{decision.status} {decision.reason or ''}".strip() if decision else "already done"
-    log.info("gateway answered: %s", outcome, extra=_ids(transaction_id=transaction_id))
+    log.info("gateway answered: %s", outcome, extra=log_ids(transaction_id=transaction_id))
 
 
-@actor(names.SETTLE_PAYMENT, time_limit=DB_TIME_LIMIT_MS, **_common)
+@actor(names.SETTLE_PAYMENT, time_limit=DB_TIME_LIMIT_MS, **COMMON_OPTIONS)
 def settle_payment(transaction_id: str) -> None:
     """transaction.succeeded/failed -> give the payment its final status."""
     payment = services.settle(runtime.container().uow(), UUID(transaction_id))
     log.info(
         "payment %s",
         payment.status if payment else "already settled",
-        extra=_ids(transaction_id=transaction_id),
+        extra=log_ids(transaction_id=transaction_id),
     )
 
 
-_email: dict[str, Any] = {
-    **_common,
+EMAIL_OPTIONS: dict[str, Any] = {
+    **COMMON_OPTIONS,
     "max_retries": EMAIL_MAX_RETRIES,
     "min_backoff": EMAIL_MIN_BACKOFF_MS,
     "max_backoff": EMAIL_MAX_BACKOFF_MS,
 }
 
 
-@actor(names.SEND_PAYMENT_EMAIL, time_limit=EMAIL_TIME_LIMIT_MS, **_email)
+@actor(names.SEND_PAYMENT_EMAIL, time_limit=EMAIL_TIME_LIMIT_MS, **EMAIL_OPTIONS)
 def send_payment_email(payment_id: str) -> None:
     """payment.succeeded/failed -> send the one result e-mail in the payment's language."""
     container = runtime.container()
@@ -160,5 +160,5 @@ def send_payment_email(payment_id: str) -> None:
     log.info(
         "e-mail %s",
         f"sent {message_id}" if message_id else "already sent",
-        extra=_ids(payment_id=payment_id),
+        extra=log_ids(payment_id=payment_id),
     )

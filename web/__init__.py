@@ -27,7 +27,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(test_config)
     app.extensions[bootstrap.APP_KEY] = container
 
-    from web import errors, health, i18n, logs, metrics, openapi, payments, ratelimit
+    from web import errors, health, i18n, logs, metrics, openapi, payments, ratelimit, refund_views
 
     logs.init_app(app, container.settings)
     i18n.init_app(app)
@@ -35,8 +35,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     registry = metrics.init_app(app)
     ratelimit.init_app(app, container.settings, registry)
-    ratelimit.limit(app, payments.bp)
-    app.register_blueprint(payments.bp)
+    for blueprint in (payments.bp, refund_views.bp):
+        ratelimit.limit(app, blueprint)
+        app.register_blueprint(blueprint)
     app.register_blueprint(openapi.bp)
     return app
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from flask import Response, jsonify, request
@@ -31,12 +31,18 @@ from payments import bootstrap
 from payments.bootstrap import Container
 from payments.config import DEV_IDEMPOTENCY_SECRET
 from payments.db import idempotency_store as store
-from payments.domain.model import Payment
 from payments.uow import SqlUnitOfWork
 from web.problems import Problem
 from web.validation import N_, translate
 
 log = logging.getLogger("payments.api")
+
+
+class _Created(Protocol):
+    id: UUID
+
+
+R = TypeVar("R", bound=_Created)
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -53,15 +59,14 @@ class Claim:
     key: str
     claim_id: UUID
 
-    def finisher(
-        self, render: Callable[[Payment], dict[str, Any]]
-    ) -> Callable[[SqlUnitOfWork, Payment], None]:
-        """A `before_commit` step storing the 201 response in the payment's transaction."""
+    def finisher(self, render: Callable[[R], dict[str, Any]]) -> Callable[[SqlUnitOfWork, R], None]:
+        """A `before_commit` step storing the 201 response (of a payment or a refund) in the
+        transaction that creates it."""
 
-        def finish(uow: SqlUnitOfWork, payment: Payment) -> None:
-            body = render(payment)
+        def finish(uow: SqlUnitOfWork, created: R) -> None:
+            body = render(created)
             if not store.finish(
-                uow.conn, self.scope, self.key, self.claim_id, 201, body, payment.id
+                uow.conn, self.scope, self.key, self.claim_id, 201, body, created.id
             ):
                 raise in_flight()  # another request took the key over: this one must not commit
 
@@ -124,7 +129,9 @@ def _exact(value: Any) -> str:
     raise TypeError(type(value).__name__)
 
 
-def begin(container: Container, scope: str, key: str, fingerprint: str) -> Claim | Response:
+def begin(
+    container: Container, scope: str, key: str, fingerprint: str, collection: str = "/payments"
+) -> Claim | Response:
     """Claim the key for this request, or answer from its live record (replay, 409, 422)."""
     ttl = timedelta(hours=container.settings.idempotency_key_ttl_hours)
     for _attempt in range(CLAIM_ATTEMPTS):
@@ -136,12 +143,12 @@ def begin(container: Container, scope: str, key: str, fingerprint: str) -> Claim
         if claim_id is not None:
             return Claim(scope, key, claim_id)
         if stored is not None:
-            return answer(stored, fingerprint)
+            return answer(stored, fingerprint, collection)
         # the record vanished between the claim and the read (its request failed): try again
     raise in_flight()
 
 
-def answer(stored: store.StoredKey, fingerprint: str) -> Response:
+def answer(stored: store.StoredKey, fingerprint: str, collection: str = "/payments") -> Response:
     """The stored response again, marked as replayed; a 422 or 409 problem when it cannot be."""
     if stored.request_hash != fingerprint:
         raise Problem(
@@ -156,7 +163,7 @@ def answer(stored: store.StoredKey, fingerprint: str) -> Response:
     response.status_code = stored.response_status or 200
     response.headers[REPLAYED_HEADER] = "true"
     if stored.payment_id is not None and response.status_code == 201:
-        response.headers["Location"] = f"/payments/{stored.payment_id}"
+        response.headers["Location"] = f"{collection}/{stored.payment_id}"
     return response
 
 

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import functools
-import json
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
-from payments import services
+from payments import money, refunds, services
+from payments.bootstrap import Container
 from payments.domain.model import Payment, Transaction
+from payments.domain.refund import EventIsCancelled, Refund, RefundStatus
 from payments.domain.secret import PaymentToken
 from payments.i18n import negotiate
 from web import auth, container_of, i18n, idempotency
+from web.bodies import parse_json_object
 from web.problems import Problem
-from web.schemas import PaymentRequestSchema, PaymentResourceSchema, allowed_places
+from web.refund_views import refund_fields
+from web.schemas import PaymentRequestSchema, PaymentResourceSchema
 from web.validation import field_errors
 
 bp = Blueprint("payments", __name__)
@@ -26,71 +30,24 @@ bp.before_request(auth.require_api_key)
 _resource = PaymentResourceSchema()
 
 
-def resource(payment: Payment, transaction: Transaction | None) -> dict[str, Any]:
-    """The payment resource of contract section 3 (never the payment token)."""
-    places = Decimal(1).scaleb(-allowed_places(payment.currency))
+def resource(
+    payment: Payment, transaction: Transaction | None, refunds: Sequence[Refund] = ()
+) -> dict[str, Any]:
+    """The payment resource of contract sections 3 and 9 (never the payment token)."""
+    refunded = sum((r.amount for r in refunds if r.status is RefundStatus.SUCCEEDED), Decimal(0))
     data = {
         **payment.__dict__,
-        "amount": str(payment.amount.quantize(places)),
+        "amount": str(money.exact(payment.amount, payment.currency)),
         "transaction": transaction.__dict__ if transaction is not None else None,
+        "amount_refunded": str(money.exact(refunded, payment.currency)),
+        "refunds": [refund_fields(r) for r in refunds],
     }
     return _resource.dump(data)
 
 
-def parse_json_object() -> dict[str, Any]:
-    """The body as a JSON object with numbers kept exact; 413/415/400 problems otherwise."""
-    data = read_body(current_app.config["MAX_CONTENT_LENGTH"])
-    if not request.is_json:
-        raise Problem(
-            415,
-            "unsupported-media-type",
-            _("Unsupported media type"),
-            _("Send the body as application/json."),
-        )
-    try:
-        body = json.loads(
-            data, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant
-        )
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise Problem(
-            400, "bad-request", _("Bad request"), _("The body is not valid JSON.")
-        ) from None
-    if not isinstance(body, dict):
-        raise Problem(400, "bad-request", _("Bad request"), _("The body must be a JSON object."))
-    return body
-
-
-def read_body(limit: int) -> bytes:
-    """The raw body, or a 413 problem once it is known to be over `limit` bytes.
-
-    Without Content-Length (chunked), read at most `limit + 1` bytes from a stream the
-    server terminates: werkzeug's own limit would silently cut such a body at `limit`.
-    """
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large()
-    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
-        return request.get_data(cache=True)
-    stream, data = request.environ["wsgi.input"], b""
-    while len(data) <= limit:
-        chunk = stream.read(min(64 * 1024, limit + 1 - len(data)))
-        if not chunk:
-            return data
-        data += chunk
-    raise too_large()
-
-
-def too_large() -> Problem:
-    """The 413 problem."""
-    return Problem(
-        413,
-        "payload-too-large",
-        _("Payload too large"),
-        _("The request body is larger than 64 KiB."),
-    )
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(name)
+def new_resource(payment: Payment) -> dict[str, Any]:
+    """A payment just placed: no transaction, no refunds yet."""
+    return resource(payment, None)
 
 
 @functools.lru_cache(maxsize=8)
@@ -120,7 +77,7 @@ def validate_payment(body: dict[str, Any]) -> services.PlacePayment:
         user_email=data["user_email"],
         user_language=negotiate(data.get("user_language"), _accepted_languages()),
         event_id=data["event_id"],
-        amount=amount.quantize(Decimal(1).scaleb(-allowed_places(currency))),
+        amount=money.exact(amount, currency),
         currency=currency,
         payment_token=PaymentToken(data["payment_token"]),
         event_name=data.get("event_name"),
@@ -145,14 +102,28 @@ def create_payment() -> Any:
     key = idempotency.header_key()
     command = validate_payment(body)
     container = container_of(current_app)
+    try:
+        return _place(container, command, body, key)
+    except EventIsCancelled:
+        raise Problem(
+            409,
+            "event-cancelled",
+            _("Event cancelled"),
+            _("This event was cancelled: it accepts no more payments."),
+        ) from None
+
+
+def _place(
+    container: Container, command: services.PlacePayment, body: dict[str, Any], key: str | None
+) -> Any:
     if key is None:
-        return _created(resource(services.place_payment(container.uow(), command), None))
+        return _created(new_resource(services.place_payment(container.uow(), command)))
     fingerprint = idempotency.request_hash(body)
     claim = idempotency.begin(container, auth.caller_scope(), key, fingerprint)
     if not isinstance(claim, idempotency.Claim):
         return claim  # the first response, replayed
     with idempotency.released_on_error(container, claim):
-        finish = claim.finisher(lambda payment: resource(payment, None))
+        finish = claim.finisher(new_resource)
         payment = services.place_payment(container.uow(), command, before_commit=finish)
     return _created(resource(payment, None))
 
@@ -164,7 +135,13 @@ def get_payment(payment_id: str) -> Any:
         pid = uuid.UUID(payment_id)
     except ValueError:
         pid = None
-    found = services.find_payment(container_of(current_app).uow(), pid) if pid else None
-    if found is None:
-        raise Problem(404, "not-found", _("Not found"), _("No payment with this id."))
-    return resource(*found)
+    container = container_of(current_app)
+    found = services.find_payment(container.uow(), pid) if pid else None
+    if found is None or pid is None:
+        raise not_found()
+    return resource(*found, refunds.refunds_of(container.uow(), pid))
+
+
+def not_found() -> Problem:
+    """The 404 problem for an unknown payment."""
+    return Problem(404, "not-found", _("Not found"), _("No payment with this id."))

@@ -193,3 +193,11 @@ class PaymentResourceSchema(Schema):
     created_at = fields.AwareDateTime(format="iso", required=True)
     updated_at = fields.AwareDateTime(format="iso", required=True)
     transaction = fields.Nested(TransactionSchema, required=True, allow_none=True)
+    amount_refunded = fields.String(
+        required=True, metadata={"description": "Sum of the SUCCEEDED refunds.", "example": "0.00"}
+    )
+    refunds = fields.List(
+        fields.Nested("RefundResourceSchema"),
+        required=True,
+        metadata={"description": "The payment's refunds, oldest first."},
+    )

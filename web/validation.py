@@ -79,6 +79,13 @@ class Regexp(validate.Regexp):
         return value
 
 
+class OneOf(validate.OneOf):
+    """`marshmallow.validate.OneOf` with a translatable message naming the choices."""
+
+    def _format_error(self, value: Any) -> str:
+        return Msg(N_("Must be one of: %(choices)s."), choices=", ".join(map(str, self.choices)))
+
+
 def fail(msgid: str, field: str | None = None, **params: Any) -> ValidationError:
     """A ValidationError carrying a translatable message (for `field` when given)."""
     text = Msg(msgid, **params)

@@ -59,9 +59,14 @@ def one_line(value: str) -> str:
 
 def subject(kind: str, event_name: str) -> str:
     """The translated subject line (call under the payment's locale); never HTML-escaped."""
+    event = one_line(event_name)
     if kind == "approved":
-        return _("Payment approved: %(event)s", event=one_line(event_name))
-    return _("Payment not approved: %(event)s", event=one_line(event_name))
+        return _("Payment approved: %(event)s", event=event)
+    if kind == "refund_confirmed":
+        return _("Refund confirmed: %(event)s", event=event)
+    if kind == "refund_failed":
+        return _("Refund delayed: %(event)s", event=event)
+    return _("Payment not approved: %(event)s", event=event)
 
 
 def reason_message(reason: Reason | None) -> str | None:
@@ -110,6 +115,34 @@ class EmailRenderer:
         locale = resolve_locale(payment.user_language) or DEFAULT_LOCALE
         with self.app.app_context(), force_locale(locale):
             context = context_of(payment, locale)
+            return Email(
+                to=payment.user_email,
+                subject=subject(kind, context["event_name"]),
+                text=render_template(f"email/{kind}.txt", **context),
+                html=render_template(f"email/{kind}.html", **context),
+            )
+
+
+REFUND_KINDS = ("refund_confirmed", "refund_failed")
+
+
+class RefundEmailRenderer:
+    """Builds a refund's outcome e-mail in its payment's stored locale, with the refunded
+    amount formatted for that locale and the currency's own decimals."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def __call__(self, payment: Payment, kind: str, refund: Any) -> Email:
+        """The e-mail of `kind` ('refund_confirmed' or 'refund_failed') for `refund`."""
+        if kind not in REFUND_KINDS:
+            raise ValueError(f"unknown refund e-mail kind {kind!r}")
+        locale = resolve_locale(payment.user_language) or DEFAULT_LOCALE
+        with self.app.app_context(), force_locale(locale):
+            context = {
+                **context_of(payment, locale),
+                "amount": format_currency(refund.amount, refund.currency),
+            }
             return Email(
                 to=payment.user_email,
                 subject=subject(kind, context["event_name"]),

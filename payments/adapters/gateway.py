@@ -9,7 +9,7 @@ from collections import OrderedDict
 from decimal import Decimal
 from uuid import UUID
 
-from payments.domain.gateway_rule import Decision, decide
+from payments.domain.gateway_rule import Decision, TransientGatewayError, decide
 from payments.domain.secret import PaymentToken
 
 
@@ -22,6 +22,7 @@ class SimulatedGateway:
         self.latency_s = latency_ms / 1000
         self.failure_rate = transient_failure_rate
         self._answers: OrderedDict[UUID, Decision] = OrderedDict()
+        self._refunded: OrderedDict[UUID, Decimal] = OrderedDict()
         self._memory = memory
         self._lock = threading.Lock()
         self._random = random.Random()
@@ -42,12 +43,28 @@ class SimulatedGateway:
                 self._answers.popitem(last=False)
         return decision
 
+    def refund(self, idempotency_key: UUID, amount: Decimal) -> None:
+        """Refund once per key (contract section 9); may raise `TransientGatewayError`. The
+        token is not needed: the gateway refunds the charge it made."""
+        with self._lock:
+            if idempotency_key in self._refunded:
+                return
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        if self._random.random() < self.failure_rate:
+            raise TransientGatewayError("the gateway did not answer the refund")
+        with self._lock:
+            self._refunded[idempotency_key] = amount
+            while len(self._refunded) > self._memory:
+                self._refunded.popitem(last=False)
+
 
 class FakeGateway:
     """Records calls; answers with the real rule (no latency, no randomness unless asked)."""
 
     def __init__(self, transient_failures: int = 0):
         self.calls: list[UUID] = []
+        self.refunds: list[UUID] = []
         self.transient_failures = transient_failures
 
     def charge(
@@ -58,3 +75,10 @@ class FakeGateway:
         roll = 0.0 if self.transient_failures > 0 else 1.0
         self.transient_failures = max(0, self.transient_failures - 1)
         return decide(token, amount, roll, 0.5)
+
+    def refund(self, idempotency_key: UUID, amount: Decimal) -> None:
+        """Record the refund; fail transiently the first `transient_failures` times."""
+        self.refunds.append(idempotency_key)
+        if self.transient_failures > 0:
+            self.transient_failures -= 1
+            raise TransientGatewayError("the gateway did not answer the refund")

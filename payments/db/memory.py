@@ -14,17 +14,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from payments.config import Topics
 from payments.db.repository import Progress
 from payments.domain.model import Payment, Status, Transaction
+from payments.domain.refund import Cancellation, Refund
 from payments.errors import AlreadyDone
 from payments.event_records import OutboxMessage
 from payments.uow import collect_messages, utcnow
 
-A = TypeVar("A", Payment, Transaction)
+A = TypeVar("A", Payment, Transaction, Refund)
 
 
 @dataclass
@@ -37,6 +38,8 @@ class MemoryStore:
     emails: dict[tuple[UUID, str], str] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
     redriven: set[UUID] = field(default_factory=set)
+    refunds: dict[UUID, Refund] = field(default_factory=dict)
+    cancellations: dict[str, Cancellation] = field(default_factory=dict)
 
     def snapshot(self) -> MemoryStore:
         """A deep copy: what a new unit of work starts from."""
@@ -48,7 +51,7 @@ class MemoryRepository:
 
     def __init__(self, data: MemoryStore) -> None:
         self.data = data
-        self.seen: list[Payment | Transaction] = []
+        self.seen: list[Any] = []
 
     def add_payment(self, payment: Payment) -> None:
         if payment.id in self.data.payments:
@@ -68,6 +71,9 @@ class MemoryRepository:
         self.data.payments[payment.id] = _stored(payment)
         if payment.status.terminal:
             self._record_change(payment.id, "payment")
+
+    def save_reservation(self, payment: Payment) -> None:
+        self.data.payments[payment.id].amount_reserved = payment.amount_reserved
 
     def add_transaction(self, tx: Transaction) -> None:
         if self.transaction_of(tx.payment_id) is not None:
@@ -138,6 +144,23 @@ class MemoryRepository:
         return found[:limit]
 
 
+class MemoryRefunds:
+    """The `RefundStore` port over the same working copy."""
+
+    def __init__(self, data: MemoryStore, seen: list[Any]) -> None:
+        self.data, self.seen = data, seen
+
+    def lock_event(self, event_id: str, exclusive: bool = False) -> None:
+        """Nothing to lock in memory (the integration tier keeps the locks)."""
+
+    def get_cancellation(self, event_id: str, lock: bool = False) -> Cancellation | None:
+        return self.data.cancellations.get(event_id)
+
+    def add(self, refund: Refund) -> None:
+        self.data.refunds[refund.id] = _stored(refund)
+        self.seen.append(refund)
+
+
 def _stored(aggregate: A) -> A:
     stored = copy.deepcopy(aggregate)
     stored.events = []
@@ -148,6 +171,7 @@ class MemoryUnitOfWork:
     """The `UnitOfWork` port over a `MemoryStore`: all or nothing, like a transaction."""
 
     repo: MemoryRepository
+    refunds: MemoryRefunds
 
     def __init__(
         self,
@@ -163,6 +187,7 @@ class MemoryUnitOfWork:
     def __enter__(self) -> MemoryUnitOfWork:
         self._working = self.store.snapshot()
         self.repo = MemoryRepository(self._working)
+        self.refunds = MemoryRefunds(self._working, self.repo.seen)
         return self
 
     def __exit__(

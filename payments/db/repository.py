@@ -56,6 +56,7 @@ _SAVE_PAYMENT = (
         status=bindparam("b_status"),
         payment_token=bindparam("b_token"),
         failure_reason=bindparam("b_reason"),
+        amount_reserved=bindparam("b_reserved"),
         updated_at=bindparam("b_updated_at"),
     )
 )
@@ -89,7 +90,7 @@ _MARK_EMAILED = (
 _PENDING: Any = literal_column("'PENDING'")
 
 
-def _payment(row: Any) -> Payment:
+def payment_of(row: Any) -> Payment:
     m = row._mapping
     return Payment(
         id=m["id"],
@@ -107,6 +108,7 @@ def _payment(row: Any) -> Payment:
         event_image_url=m["event_image_url"],
         payment_token=PaymentToken(m["payment_token"]) if m["payment_token"] else None,
         failure_reason=Reason(m["failure_reason"]) if m["failure_reason"] else None,
+        amount_reserved=m["amount_reserved"],
     )
 
 
@@ -132,7 +134,7 @@ class SqlRepository:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.seen: list[Payment | Transaction] = []
+        self.seen: list[Any] = []  # aggregates whose events become outbox rows
 
     def _write(self, statement: Executable, params: dict[str, Any]) -> None:
         """Execute a write; a unique key refusing it (a lost race) raises `AlreadyDone`."""
@@ -159,7 +161,7 @@ class SqlRepository:
         row = self.conn.execute(query, {"b_id": payment_id}).first()
         if row is None:
             return None
-        payment = _payment(row)
+        payment = payment_of(row)
         self.seen.append(payment)
         return payment
 
@@ -171,12 +173,21 @@ class SqlRepository:
                 "b_id": payment.id,
                 "b_status": payment.status.value,
                 "b_token": _reveal(payment.payment_token),
+                "b_reserved": payment.amount_reserved,
                 "b_reason": payment.failure_reason.value if payment.failure_reason else None,
                 "b_updated_at": payment.updated_at,
             },
         )
         if payment.status.terminal:
             self._record_change(payment.id, "payment", payment.status)
+
+    def save_reservation(self, payment: Payment) -> None:
+        """Write what the payment's refunds reserve (the CHECK keeps it within the amount)."""
+        self.conn.execute(
+            update(payments)
+            .where(payments.c.id == payment.id)
+            .values(amount_reserved=payment.amount_reserved)
+        )
 
     # transactions
     def add_transaction(self, tx: Transaction) -> None:

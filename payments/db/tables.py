@@ -37,6 +37,7 @@ payments = Table(
     Column("updated_at", DateTime(timezone=True)),
     Column("emailed_at", DateTime(timezone=True)),
     Column("redriven_at", DateTime(timezone=True)),
+    Column("amount_reserved", Numeric(14, 4, asdecimal=True)),
 )
 # The columns a Payment aggregate holds (the others are the pipeline's bookkeeping).
 PAYMENT_FIELDS = tuple(
@@ -107,4 +108,40 @@ idempotency_keys = Table(
     Column("payment_id", Uuid),
     Column("created_at", DateTime(timezone=True)),
     Column("expires_at", DateTime(timezone=True)),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("payment_id", Uuid),
+    Column("amount", Numeric(14, 4, asdecimal=True)),
+    Column("currency", Text),
+    Column("reason", Text),
+    Column("status", Text),
+    Column("failure_reason", Text),
+    Column("emailed_at", DateTime(timezone=True)),
+    Column("redriven_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+sent_refund_emails = Table(
+    "sent_refund_emails",
+    metadata,
+    Column("refund_id", Uuid, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("message_id", Text),
+    Column("sent_at", DateTime(timezone=True)),
+)
+
+event_cancellations = Table(
+    "event_cancellations",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("reason", Text),
+    Column("cursor", Uuid),
+    Column("scanned_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
 )

@@ -41,6 +41,31 @@ class PaymentFailed:
     reason: str
 
 
+@dataclass(frozen=True)
+class RefundPending:
+    refund_id: UUID
+    payment_id: UUID
+
+
+@dataclass(frozen=True)
+class RefundSucceeded:
+    refund_id: UUID
+    payment_id: UUID
+
+
+@dataclass(frozen=True)
+class RefundFailed:
+    refund_id: UUID
+    payment_id: UUID
+    failure_reason: str
+
+
+@dataclass(frozen=True)
+class EventCancelled:
+    event_id: str
+    reason: str | None
+
+
 Event = (
     PaymentCreated
     | TransactionCreated
@@ -48,10 +73,18 @@ Event = (
     | TransactionFailed
     | PaymentSucceeded
     | PaymentFailed
+    | RefundPending
+    | RefundSucceeded
+    | RefundFailed
+    | EventCancelled
 )
 
 __all__ = [
     "Event",
+    "EventCancelled",
+    "RefundFailed",
+    "RefundPending",
+    "RefundSucceeded",
     "PaymentCreated",
     "PaymentFailed",
     "PaymentSucceeded",

@@ -89,6 +89,7 @@ class Payment:
     event_image_url: str | None = None
     payment_token: PaymentToken | None = field(default=None, repr=False)
     failure_reason: Reason | None = None
+    amount_reserved: Decimal = Decimal(0)  # every refund not FAILED (payments.domain.refund)
     events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:

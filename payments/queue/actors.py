@@ -37,7 +37,19 @@ PROCESS_TRANSACTION = ActorRef("process_transaction", "gateway", "transaction_id
 SETTLE_PAYMENT = ActorRef("settle_payment", "payments", "transaction_id")
 SEND_PAYMENT_EMAIL = ActorRef("send_payment_email", "email", "payment_id")
 
-ALL = (CREATE_TRANSACTION, PROCESS_TRANSACTION, SETTLE_PAYMENT, SEND_PAYMENT_EMAIL)
+PROCESS_REFUND = ActorRef("process_refund", "gateway", "refund_id")
+SEND_REFUND_EMAIL = ActorRef("send_refund_email", "email", "refund_id")
+REFUND_CANCELLED_EVENT = ActorRef("refund_cancelled_event", "payments", "event_id")
+
+ALL = (
+    CREATE_TRANSACTION,
+    PROCESS_TRANSACTION,
+    SETTLE_PAYMENT,
+    SEND_PAYMENT_EMAIL,
+    PROCESS_REFUND,
+    SEND_REFUND_EMAIL,
+    REFUND_CANCELLED_EVENT,
+)
 BY_NAME = {actor.name: actor for actor in ALL}
 QUEUES = tuple(dict.fromkeys(actor.queue for actor in ALL))
 

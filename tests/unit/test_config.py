@@ -6,13 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from payments.config import ConfigError, from_env
+from payments.config import TOPIC_VARIABLES, ConfigError, from_env
 
 
 def test_defaults_follow_the_contract() -> None:
     settings = from_env({})
     assert settings.topics.payment_created == "PAYMENT_CREATED_TOPIC"
-    assert settings.topics.all()[-1] == "PAYMENT_FAILED_TOPIC"
+    assert settings.topics.all() == list(TOPIC_VARIABLES)  # each default is its own name
+    assert settings.topics.event_cancelled == "EVENT_CANCELLED_TOPIC"
+    assert settings.rate_limit == "100/second;2000/minute"
+    assert (settings.outbox_retention_hours, settings.stuck_after_seconds) == (168, 120)
     assert settings.default_currency == "USD"
     assert settings.gateway_latency_ms == 0
     assert settings.gateway_transient_failure_rate == Decimal("0")

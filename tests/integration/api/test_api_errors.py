@@ -84,15 +84,15 @@ def test_409_while_the_first_request_with_the_key_is_in_flight(client, engine: E
 
 
 def _fingerprint(client, body: dict) -> str:  # type: ignore[no-untyped-def]
+    from web.bodies import parse_json_object
     from web.idempotency import request_hash
-    from web.payments import parse_json_object
 
     with client.application.test_request_context("/payments", method="POST", json=body):
         return request_hash(parse_json_object())
 
 
 def test_413_for_a_body_over_64_kib_without_parsing_it(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("web.payments.json", SimpleNamespace(loads=_must_not_parse))
+    monkeypatch.setattr("web.bodies.json", SimpleNamespace(loads=_must_not_parse))
     big = b'{"user_name": "' + b"x" * (64 * 1024) + b'"}'
     response = client.post("/payments", data=big, content_type="application/json")
     assert_problem(response, 413, "payload-too-large")

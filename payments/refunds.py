@@ -1,0 +1,221 @@
+"""Refund and event-cancellation use cases (contract section 9), on the payments' rails.
+
+Each runs in one unit of work: the refund row, the payment's reservation and the outbox row
+announcing the change commit together. Every step is idempotent, as the payments' are.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+from payments.domain.model import Payment
+from payments.domain.refund import (
+    Cancellation,
+    ExceedsRefundable,
+    Refund,
+    RefundFailure,
+    RefundReason,
+    RefundStatus,
+)
+from payments.errors import AlreadyDone, NotFound, NotReady
+from payments.ports import Gateway, Mailer, UnitOfWork
+from payments.uow import SqlUnitOfWork
+
+U = TypeVar("U", bound=SqlUnitOfWork)
+CANCELLATION_BATCH = 500
+
+CONFIRMED, FAILED = "refund_confirmed", "refund_failed"
+
+
+def request_refund(
+    uow: U,
+    payment_id: UUID,
+    amount: Decimal | None,
+    reason: RefundReason,
+    before_commit: Callable[[U, Refund], None] | None = None,
+) -> Refund:
+    """A PENDING refund of the payment (all that is left when `amount` is None) and its
+    refund.pending event. NotFound, or the domain's NotRefundable / ExceedsRefundable."""
+    with uow:
+        payment = uow.repo.get_payment(payment_id, lock=True)  # serializes concurrent refunds
+        if payment is None:
+            raise NotFound(f"payment {payment_id}")
+        refund = Refund.request(uuid.uuid4(), payment, amount, reason, uow.clock())
+        uow.refunds.add(refund)
+        uow.repo.save_reservation(payment)
+        if before_commit is not None:
+            before_commit(uow, refund)
+        uow.commit()
+    return refund
+
+
+def refund_through_gateway(
+    uow: SqlUnitOfWork, gateway: Gateway, refund_id: UUID
+) -> RefundStatus | None:
+    """Ask the gateway to refund a PENDING refund (the refund id is its idempotency key) and
+    record SUCCEEDED; None if it was finished already. `TransientGatewayError` propagates."""
+    with uow:
+        refund = uow.refunds.get(refund_id)
+        if refund is None:
+            raise NotFound(f"refund {refund_id}")
+        if refund.status.terminal:
+            return None
+        amount = refund.amount
+    gateway.refund(refund_id, amount)  # outside any database transaction
+    return RefundStatus.SUCCEEDED if finish_refund(uow, refund_id, None) else None
+
+
+def finish_refund(uow: SqlUnitOfWork, refund_id: UUID, failure: RefundFailure | None) -> bool:
+    """SUCCEEDED (no `failure`) or FAILED, with its event; False if it was finished already.
+    A failed refund's amount becomes refundable again."""
+    try:
+        with uow:
+            found = uow.refunds.get(refund_id)
+            if found is None:
+                raise NotFound(f"refund {refund_id}")
+            payment = uow.repo.get_payment(found.payment_id, lock=True)  # payment first
+            refund = uow.refunds.get(refund_id, lock=True)
+            assert payment is not None and refund is not None
+            if refund.status.terminal:
+                return False
+            if failure is None:
+                refund.succeed(uow.clock())
+            else:
+                refund.fail(failure, payment, uow.clock())
+                uow.repo.save_reservation(payment)
+            uow.refunds.save(refund)
+            uow.commit()
+    except AlreadyDone:
+        return False
+    return True
+
+
+def give_up_refund(uow: SqlUnitOfWork, refund_id: UUID) -> bool:
+    """FAILED with `gateway_unavailable` once the gateway's retries ran out."""
+    return finish_refund(uow, refund_id, RefundFailure.GATEWAY_UNAVAILABLE)
+
+
+def refund_email_kind(refund: Refund) -> str:
+    return CONFIRMED if refund.status is RefundStatus.SUCCEEDED else FAILED
+
+
+RefundRenderer = Callable[[Payment, str, Refund], Any]
+
+
+def notify_refund(
+    uow: SqlUnitOfWork, render: RefundRenderer, mailer: Mailer, refund_id: UUID
+) -> str | None:
+    """Send the refund's one outcome e-mail in the payment's language; None if sent already.
+    The refund row stays locked from the check to the record, as for payments."""
+    with uow:
+        refund = uow.refunds.get(refund_id, lock=True)
+        if refund is None:
+            raise NotFound(f"refund {refund_id}")
+        if not refund.status.terminal:
+            raise NotReady(f"refund {refund_id} is still PENDING")
+        kind = refund_email_kind(refund)
+        if uow.refunds.email_sent(refund_id, kind):
+            return None
+        payment = uow.repo.get_payment(refund.payment_id)
+        assert payment is not None
+        message_id = mailer.send(render(payment, kind, refund))
+        uow.refunds.record_email(refund_id, kind, message_id)
+        uow.commit()
+    return message_id
+
+
+def find_refund(uow: SqlUnitOfWork, refund_id: UUID) -> Refund | None:
+    with uow:
+        return uow.refunds.get(refund_id)
+
+
+def refunds_of(uow: SqlUnitOfWork, payment_id: UUID) -> list[Refund]:
+    with uow:
+        return uow.refunds.of_payment(payment_id)
+
+
+# event cancellation
+def cancel_event(
+    uow: SqlUnitOfWork, event_id: str, reason: str | None
+) -> tuple[Cancellation, bool]:
+    """Accept the event's cancellation once, with its event.cancelled event; the existing one
+    (and False) when it was cancelled already. The refunds are made by the batches."""
+    with uow:
+        uow.refunds.lock_event(event_id, exclusive=True)
+        existing = uow.refunds.get_cancellation(event_id)
+        if existing is not None:
+            return existing, False
+        cancellation = Cancellation.accept(event_id, reason, uow.clock())
+        created = uow.refunds.add_cancellation(cancellation)
+        uow.commit()
+    return cancellation, created
+
+
+@dataclass(frozen=True)
+class Batch:
+    refunded: int
+    finished: bool
+
+
+def refund_cancellation_batch(
+    uow: SqlUnitOfWork, event_id: str, limit: int = CANCELLATION_BATCH
+) -> Batch:
+    """One batch of the cancellation: a full refund for up to `limit` SUCCESS payments of the
+    event without one, in one transaction that also moves the cursor (a crash resumes from
+    the last committed batch; the unique index refunds each payment once).
+
+    Payments still PENDING are refunded by `settle` when they succeed (see `refund_if_cancelled`).
+    """
+    with uow:
+        cancellation = uow.refunds.get_cancellation(event_id, lock=True)  # one batch at a time
+        if cancellation is None:
+            raise NotFound(f"cancellation of event {event_id}")
+        if cancellation.scanned_at is not None:
+            return Batch(0, True)
+        payments, last = uow.refunds.unrefunded_paid(event_id, cancellation.cursor, limit)
+        refunded = 0
+        for payment in payments:
+            if _refund_for_cancellation(uow, payment) is not None:
+                refunded += 1
+        now = uow.clock()
+        cancellation.cursor = last or cancellation.cursor
+        cancellation.updated_at = now
+        finished = last is None
+        if finished:
+            cancellation.scanned_at = now
+        uow.refunds.save_cancellation(cancellation)
+        uow.commit()
+    return Batch(refunded, finished)
+
+
+def _refund_for_cancellation(uow: UnitOfWork, payment: Payment) -> Refund | None:
+    try:
+        refund = Refund.request(
+            uuid.uuid4(), payment, None, RefundReason.EVENT_CANCELLED, uow.clock()
+        )
+    except ExceedsRefundable:  # refunded in full already by the fan's own refunds
+        return None
+    uow.refunds.add(refund)
+    uow.repo.save_reservation(payment)
+    return refund
+
+
+def refund_if_cancelled(uow: UnitOfWork, payment: Payment) -> Refund | None:
+    """Inside `settle`'s unit of work, for a payment that just reached SUCCESS: its refund if
+    its event is cancelled. The event's shared lock makes a cancellation accepted meanwhile
+    either visible here or wait until this payment is SUCCESS for its batches to see."""
+    uow.refunds.lock_event(payment.event_id)
+    if uow.refunds.get_cancellation(payment.event_id) is None:
+        return None
+    return _refund_for_cancellation(uow, payment)
+
+
+def event_is_cancelled(uow: UnitOfWork, event_id: str) -> bool:
+    """Inside `place_payment`'s unit of work: whether the event is cancelled (shared lock)."""
+    uow.refunds.lock_event(event_id)
+    return uow.refunds.get_cancellation(event_id) is not None

@@ -1,0 +1,225 @@
+"""Refunds and event cancellation (contract section 9): POST /payments/<id>/refunds,
+GET /refunds/<id>, POST and GET /events/<event_id>/cancellation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from flask_babel import gettext as _
+from marshmallow import Schema, ValidationError
+
+from payments import money, refunds
+from payments.bootstrap import Container
+from payments.domain.refund import (
+    Cancellation,
+    ExceedsRefundable,
+    NotRefundable,
+    Refund,
+    RefundReason,
+)
+from payments.errors import NotFound
+from web import auth, container_of, idempotency
+from web.bodies import parse_json_object
+from web.problems import Problem
+from web.refund_schemas import (
+    CancellationRequestSchema,
+    CancellationResourceSchema,
+    RefundRequestSchema,
+    RefundResourceSchema,
+)
+from web.validation import N_, Msg, field_errors
+
+bp = Blueprint("refunds", __name__)
+bp.before_request(auth.require_api_key)
+_refund = RefundResourceSchema()
+_cancellation = CancellationResourceSchema()
+_refund_request = RefundRequestSchema()
+_cancellation_request = CancellationRequestSchema()
+MAX_EVENT_ID = 64
+
+
+def refund_fields(refund: Refund) -> dict[str, Any]:
+    """The refund's fields as the resource schema reads them (amount in its decimals)."""
+    return {**refund.__dict__, "amount": str(money.exact(refund.amount, refund.currency))}
+
+
+def refund_resource(refund: Refund) -> dict[str, Any]:
+    """The refund resource."""
+    return _refund.dump(refund_fields(refund))
+
+
+def _optional_body() -> dict[str, Any]:
+    """The JSON object body; an empty body is an empty object (a full refund)."""
+    if not request.get_data(cache=True) and request.content_length in (None, 0):
+        return {}
+    return parse_json_object()
+
+
+def _load(schema: Schema, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = schema.load(body)
+    except ValidationError as err:
+        raise Problem(
+            422,
+            "validation-error",
+            _("Validation failed"),
+            _("The request body has invalid fields."),
+            errors=field_errors(err.messages),
+        ) from None
+    return loaded
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _no_payment() -> Problem:
+    return Problem(404, "not-found", _("Not found"), _("No payment with this id."))
+
+
+@bp.post("/payments/<payment_id>/refunds")
+def create_refund(payment_id: str) -> Any:
+    """Refund all or part of a SUCCESS payment (once per Idempotency-Key)."""
+    body = _optional_body()
+    key = idempotency.header_key()
+    data = _load(_refund_request, body)
+    pid = _uuid(payment_id)
+    if pid is None:
+        raise _no_payment()
+    container = container_of(current_app)
+    amount = data.get("amount")
+    if amount is not None:
+        _check_places(amount, _currency_of(container, pid))
+    reason = RefundReason(data.get("reason") or RefundReason.REQUESTED_BY_CUSTOMER)
+    if key is None:
+        return _created(_refund_or_problem(container, pid, amount, reason, None))
+    fingerprint = idempotency.request_hash(body)
+    claim = idempotency.begin(container, auth.caller_scope(), key, fingerprint, "/refunds")
+    if not isinstance(claim, idempotency.Claim):
+        return claim
+    with idempotency.released_on_error(container, claim):
+        refund = _refund_or_problem(container, pid, amount, reason, claim.finisher(refund_resource))
+    return _created(refund)
+
+
+def _refund_or_problem(
+    container: Container, pid: uuid.UUID, amount: Any, reason: RefundReason, finish: Any
+) -> Refund:
+    try:
+        return refunds.request_refund(container.uow(), pid, amount, reason, before_commit=finish)
+    except NotFound:
+        raise _no_payment() from None
+    except NotRefundable:
+        raise Problem(
+            409,
+            "payment-not-refundable",
+            _("Payment not refundable"),
+            _("Only a payment whose status is SUCCESS can be refunded."),
+        ) from None
+    except ExceedsRefundable as err:
+        left = str(money.exact(err.refundable, _currency_of(container, pid)))
+        raise Problem(
+            422,
+            "amount-exceeds-refundable",
+            _("Amount exceeds refundable"),
+            _("At most %(amount)s of this payment can still be refunded.", amount=left),
+            refundable=left,
+        ) from None
+
+
+def _check_places(amount: Any, currency: str) -> None:
+    """A 422 when the amount has more decimals than the payment's currency."""
+    places = money.decimals(currency)
+    if money.places_of(amount) > places:
+        message = Msg(
+            N_("%(currency)s amounts allow at most %(places)d decimal places."),
+            currency=currency,
+            places=places,
+        )
+        raise Problem(
+            422,
+            "validation-error",
+            _("Validation failed"),
+            _("The request body has invalid fields."),
+            errors=field_errors({"amount": [message]}),
+        )
+
+
+def _currency_of(container: Container, pid: uuid.UUID) -> str:
+    """The payment's currency; 404 problem if there is no such payment."""
+    with container.uow() as uow:
+        payment = uow.repo.get_payment(pid)
+    if payment is None:
+        raise _no_payment()
+    return payment.currency
+
+
+def _created(refund: Refund) -> Any:
+    return refund_resource(refund), 201, {"Location": f"/refunds/{refund.id}"}
+
+
+@bp.get("/refunds/<refund_id>")
+def get_refund(refund_id: str) -> Any:
+    """Show one refund."""
+    rid = _uuid(refund_id)
+    found = refunds.find_refund(container_of(current_app).uow(), rid) if rid else None
+    if found is None:
+        raise Problem(404, "not-found", _("Not found"), _("No refund with this id."))
+    return refund_resource(found)
+
+
+def _event_id(event_id: str) -> str:
+    if not 1 <= len(event_id) <= MAX_EVENT_ID:
+        raise Problem(404, "not-found", _("Not found"), _("No cancellation of this event."))
+    return event_id
+
+
+@bp.post("/events/<event_id>/cancellation")
+def cancel_event(event_id: str) -> Any:
+    """Cancel an event: 202 at once; its paid payments are refunded by the workers."""
+    data = _load(_cancellation_request, _optional_body())
+    container = container_of(current_app)
+    cancellation, created = refunds.cancel_event(
+        container.uow(), _event_id(event_id), data.get("reason")
+    )
+    headers = {"Location": f"/events/{event_id}/cancellation"}
+    return cancellation_resource(container, cancellation), 202 if created else 200, headers
+
+
+@bp.get("/events/<event_id>/cancellation")
+def get_cancellation(event_id: str) -> Any:
+    """The cancellation's progress; 404 if the event is not cancelled."""
+    container = container_of(current_app)
+    with container.uow() as uow:
+        cancellation = uow.refunds.get_cancellation(_event_id(event_id))
+    if cancellation is None:
+        raise Problem(404, "not-found", _("Not found"), _("No cancellation of this event."))
+    return cancellation_resource(container, cancellation)
+
+
+def cancellation_resource(container: Container, cancellation: Cancellation) -> dict[str, Any]:
+    """The cancellation resource with its refunds' progress."""
+    with container.uow() as uow:
+        stats = uow.refunds.stats(cancellation.event_id)
+    completed = (
+        cancellation.scanned_at is not None and stats.pending == 0 and stats.payments_pending == 0
+    )
+    return _cancellation.dump(
+        {
+            "event_id": cancellation.event_id,
+            "reason": cancellation.reason,
+            "status": "COMPLETED" if completed else "IN_PROGRESS",
+            "payments": stats.payments,
+            "refunds_pending": stats.pending,
+            "refunds_succeeded": stats.succeeded,
+            "refunds_failed": stats.failed,
+            "amount_refunded": {code: str(total) for code, total in stats.amount_refunded.items()},
+            "created_at": cancellation.created_at,
+            "updated_at": cancellation.updated_at,
+        }
+    )
