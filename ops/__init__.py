@@ -1,2 +1,2 @@
-"""Operator commands: `flask payments ...` and `flask dlq ...` (reached through the
-`flask.commands` entry points, on the container the `flask` app was built on)."""
+"""Operator commands: `flask payments ...`, `flask dlq ...` and `flask events ...` (reached
+through the `flask.commands` entry points, on the container the `flask` app was built on)."""

@@ -44,6 +44,7 @@ class JanitorHooks:
 
     on_purged: Callable[[int], None] = lambda n: None
     on_redriven: Callable[[Step], None] = lambda step: None
+    on_redriven_refunds: Callable[[int], None] = lambda n: None
     on_error: Callable[[str, BaseException], None] = lambda task, err: None
 
 
@@ -91,6 +92,26 @@ class Janitor:
                 extra={"payment_id": str(redrive.payment_id)},
             )
         self.redriven += len(done or ())
+        self.sweep_refunds()
+        return done
+
+    def sweep_refunds(self) -> recovery.RefundRedrives | None:
+        """Re-drive the stalled refunds and cancellations once."""
+        broker = self.container.broker
+
+        def send(actor: actors.ActorRef, target: str) -> None:
+            actors.send(broker, actor, target, redrive=True)
+
+        done = recovery.sweep_refunds(self.container.uow(), self.stuck_after_s, send, SWEEP_LIMIT)
+        if done:
+            self.hooks.on_redriven_refunds(len(done))
+            log.warning(
+                "re-drove %d refund(s) to the gateway, %d to their e-mail, %d cancellation(s)",
+                len(done.charge),
+                len(done.notify),
+                len(done.cancellations),
+            )
+            self.redriven += len(done)
         return done
 
     def run_once(self, stop: threading.Event | None = None) -> None:

@@ -53,8 +53,8 @@ class RelayMetrics:
             ["task"],
             registry=self.registry,
         )
-        for step in Step:  # every series exists from the start, at 0
-            self.redriven.labels(step.value)
+        for step in [*Step, "refund"]:  # every series exists from the start, at 0
+            self.redriven.labels(str(step))
         for task in ("sweep", "purge"):
             self.janitor_errors.labels(task)
 
@@ -63,6 +63,7 @@ class RelayMetrics:
         return JanitorHooks(
             on_purged=self.purged.inc,
             on_redriven=lambda step: self.redriven.labels(step.value).inc(),
+            on_redriven_refunds=self.redriven.labels("refund").inc,
             on_error=lambda task, err: self.janitor_errors.labels(task).inc(),
         )
 

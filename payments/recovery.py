@@ -17,6 +17,7 @@ from payments.db.repository import Progress
 from payments.domain.model import Status
 from payments.ports import UnitOfWork
 from payments.queue import actors
+from payments.uow import SqlUnitOfWork
 
 
 class Step(StrEnum):
@@ -121,3 +122,44 @@ def sweep(
         uow.repo.mark_redriven([r.payment_id for r in redrives])
         uow.commit()
     return redrives
+
+
+@dataclass(frozen=True)
+class RefundRedrives:
+    """What a refund sweep re-drove: refunds to the gateway or to their e-mail, and
+    cancellations whose batches stopped."""
+
+    charge: list[UUID]
+    notify: list[UUID]
+    cancellations: list[str]
+
+    def __len__(self) -> int:
+        return len(self.charge) + len(self.notify) + len(self.cancellations)
+
+
+def sweep_refunds(
+    uow: SqlUnitOfWork,
+    idle_seconds: float,
+    send: Callable[[actors.ActorRef, str], None],
+    limit: int = 500,
+) -> RefundRedrives | None:
+    """Self-healing for refunds: every refund idle `idle_seconds` is re-driven from its step
+    (a PENDING one to the gateway, a finished one without its e-mail to its e-mail), and each
+    cancellation whose batches stopped gets its next batch. None when another sweep runs."""
+    with uow:
+        if not uow.repo.claim_sweep():
+            return None
+        stalled = uow.refunds.stalled(idle_seconds, limit)
+        charge = [r.refund_id for r in stalled if not r.status.terminal]
+        notify = [r.refund_id for r in stalled if r.status.terminal]
+        cancellations = uow.refunds.scanning(idle_seconds, limit)
+        for refund_id in charge:
+            send(actors.PROCESS_REFUND, str(refund_id))
+        for refund_id in notify:
+            send(actors.SEND_REFUND_EMAIL, str(refund_id))
+        for event_id in cancellations:
+            send(actors.REFUND_CANCELLED_EVENT, event_id)
+        uow.refunds.mark_redriven(charge + notify)
+        uow.refunds.touch_cancellations(cancellations)
+        uow.commit()
+    return RefundRedrives(charge, notify, cancellations)

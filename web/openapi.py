@@ -12,6 +12,12 @@ from flask import Blueprint, current_app
 from web import container_of
 from web.idempotency import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER
 from web.problems import ProblemSchema
+from web.refund_schemas import (
+    CancellationRequestSchema,
+    CancellationResourceSchema,
+    RefundRequestSchema,
+    RefundResourceSchema,
+)
 from web.schemas import PaymentRequestSchema, PaymentResourceSchema
 
 bp = Blueprint("openapi", __name__)
@@ -21,6 +27,15 @@ ERRORS = {
     "400": "The body is not valid JSON, or not a JSON object.",
     "401": "Missing or unknown bearer key (only when API_KEYS is set).",
     "404": "No payment with this id (also for ids that are not UUIDs).",
+    "404-refund": "No refund with this id.",
+    "404-event": "The event is not cancelled.",
+    "409-refund": "The payment is not SUCCESS (type ending `payment-not-refundable`), or the "
+    "Idempotency-Key is in flight.",
+    "409-event": "The event was cancelled (type ending `event-cancelled`), or the "
+    "Idempotency-Key is in flight.",
+    "422-refund": "Validation failed, more than the payment's amount minus every refund not "
+    "FAILED (type ending `amount-exceeds-refundable`, `refundable` says how much is left), or "
+    "the Idempotency-Key reused with another body.",
     "405": "Method not allowed.",
     "409": "A request with the same Idempotency-Key is still in flight.",
     "413": "The body is over 64 KiB.",
@@ -39,7 +54,7 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: str) -> dict[str, Any]:
-    found = {code: _problem(ERRORS[code]) for code in codes}
+    found = {code.split("-")[0]: _problem(ERRORS[code]) for code in codes}
     if "429" in found:
         found["429"]["headers"] = {
             "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
@@ -71,7 +86,11 @@ def build_spec(secured: bool) -> dict[str, Any]:
         info={"description": "Payments for event tickets. Errors are RFC 9457 problems."},
     )
     spec.components.schema("PaymentRequest", schema=PaymentRequestSchema)
+    spec.components.schema("Refund", schema=RefundResourceSchema)  # before Payment: nested
     spec.components.schema("Payment", schema=PaymentResourceSchema)
+    spec.components.schema("RefundRequest", schema=RefundRequestSchema)
+    spec.components.schema("CancellationRequest", schema=CancellationRequestSchema)
+    spec.components.schema("Cancellation", schema=CancellationResourceSchema)
     spec.components.schema("Problem", schema=ProblemSchema)
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     language = {
@@ -100,7 +119,7 @@ def build_spec(secured: bool) -> dict[str, Any]:
         },
         "responses": {
             "201": _payment_created(),
-            **_errors("400", *auth_errors, "409", "413", "415", "422", "429", "500", "503"),
+            **_errors("400", *auth_errors, "409-event", "413", "415", "422", "429", "500", "503"),
         },
         **auth,
     }
@@ -122,8 +141,95 @@ def build_spec(secured: bool) -> dict[str, Any]:
     }
     spec.path(path="/payments", operations={"post": post})
     spec.path(path="/payments/{payment_id}", operations={"get": get})
+    _refund_paths(spec, key, language, auth, auth_errors)
     _operations(spec)
     return spec.to_dict()
+
+
+def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+        **extra,
+    }
+
+
+def _refund_paths(
+    spec: APISpec,
+    key: dict[str, Any],
+    language: dict[str, Any],
+    auth: dict[str, Any],
+    auth_errors: tuple[str, ...],
+) -> None:
+    def path_id(name: str) -> dict[str, Any]:
+        return {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+
+    location = {"Location": {"schema": {"type": "string"}}}
+    refund_errors = ("400", *auth_errors, "404", "409-refund", "413", "415", "422-refund")
+    spec.path(
+        path="/payments/{payment_id}/refunds",
+        operations={
+            "post": {
+                "operationId": "createRefund",
+                "summary": "Refund all or part of a SUCCESS payment",
+                "parameters": [path_id("payment_id"), key, language],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": "RefundRequest"}},
+                },
+                "responses": {
+                    "201": _json("Refund", "Refund accepted (PENDING).", headers=location),
+                    **_errors(*refund_errors, "429", "500", "503"),
+                },
+                **auth,
+            }
+        },
+    )
+    spec.path(
+        path="/refunds/{refund_id}",
+        operations={
+            "get": {
+                "operationId": "getRefund",
+                "summary": "Show a refund",
+                "parameters": [path_id("refund_id"), language],
+                "responses": {
+                    "200": _json("Refund", "The refund."),
+                    **_errors(*auth_errors, "404-refund", "429", "500", "503"),
+                },
+                **auth,
+            }
+        },
+    )
+    spec.path(
+        path="/events/{event_id}/cancellation",
+        operations={
+            "post": {
+                "operationId": "cancelEvent",
+                "summary": "Cancel an event: every paid payment of it is refunded, once",
+                "parameters": [path_id("event_id"), language],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": "CancellationRequest"}},
+                },
+                "responses": {
+                    "202": _json("Cancellation", "Accepted; refunds follow.", headers=location),
+                    "200": _json("Cancellation", "Cancelled already: the same cancellation."),
+                    **_errors("400", *auth_errors, "413", "415", "422", "429", "500", "503"),
+                },
+                **auth,
+            },
+            "get": {
+                "operationId": "getCancellation",
+                "summary": "The cancellation's refund progress",
+                "parameters": [path_id("event_id"), language],
+                "responses": {
+                    "200": _json("Cancellation", "The cancellation."),
+                    **_errors(*auth_errors, "404-event", "429", "500", "503"),
+                },
+                **auth,
+            },
+        },
+    )
 
 
 def _operations(spec: APISpec) -> None:

@@ -4,6 +4,7 @@ GET /refunds/<id>, POST and GET /events/<event_id>/cancellation."""
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -187,7 +188,7 @@ def cancel_event(event_id: str) -> Any:
     cancellation, created = refunds.cancel_event(
         container.uow(), _event_id(event_id), data.get("reason")
     )
-    headers = {"Location": f"/events/{event_id}/cancellation"}
+    headers = {"Location": f"/events/{quote(event_id, safe='')}/cancellation"}
     return cancellation_resource(container, cancellation), 202 if created else 200, headers
 
 
