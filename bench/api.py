@@ -41,6 +41,27 @@ def _load(port: int, connections: int, seconds: int, stack: BenchStack) -> dict[
     }
 
 
+# Counted on every request (the Redis round trips happen) but never reached by the load.
+LIMIT_NEVER_REACHED = "1000000/second"
+
+
+def _limiter_cost(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
+    """The same load on an API whose rate limiter counts every request in Redis."""
+    port = free_port()
+    env = stack.env("api", WEB_CONCURRENCY=str(bench.api_workers),
+                    GUNICORN_THREADS=str(bench.api_threads),
+                    RATE_LIMIT=LIMIT_NEVER_REACHED)  # fmt: skip
+    api = Service("api-limited", api_argv(port), env, stack.log_dir).start()
+    try:
+        wait_ready(api, f"http://127.0.0.1:{port}/healthz")
+        _load(port, bench.api_connections, 3, stack)
+        load = _load(port, bench.api_connections, bench.api_seconds, stack)
+        log.info("API with the rate limiter: %.0f req/s (%s failed)", load["per_s"], load["failed"])
+    finally:
+        api.stop()
+    return load
+
+
 def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
     """Raw PostgreSQL commits/s, then the API's 201s/s, same rows, same concurrency."""
     settings = stack.settings("api")
@@ -73,8 +94,11 @@ def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
         time.sleep(0.5)
     finally:
         api.stop()
+    limited = _limiter_cost(stack, bench)
     result = {
         "api": load,
+        "api_rate_limited": limited,
+        "limiter_cost_ratio": limited["per_s"] / load["per_s"] if load["per_s"] else 0.0,
         "raw_pg": raw,
         "raw_pg_runs": raw_runs,
         "ratio": load["per_s"] / raw["per_s"] if raw["per_s"] else 0.0,

@@ -33,6 +33,22 @@ def targets(results: dict[str, Any]) -> list[list[str]]:
             f">= {TARGETS['api_ratio']}",
             _mark(a["ratio"] >= TARGETS["api_ratio"]),
         ])  # fmt: skip
+        if "api_rate_limited" in a:
+            limited = a["api_rate_limited"]
+            per_request_us = (
+                (1 / limited["per_s"] - 1 / a["api"]["per_s"]) * 1e6 * (a["workers"] * a["threads"])
+                if limited["per_s"] and a["api"]["per_s"]
+                else 0.0
+            )
+            rows.append([
+                "API with RATE_LIMIT on (counted in Redis, never reached)",
+                f"{limited['per_s']:.0f} req/s (p50 {limited['p50_ms']:.0f} ms, "
+                f"p99 {limited['p99_ms']:.0f} ms); about {per_request_us:.0f} us more per request",
+                f"RATE_LIMIT=off {a['api']['per_s']:.0f} req/s",
+                f"{a['limiter_cost_ratio']:.2f}",
+                "-",
+                "-",
+            ])  # fmt: skip
     if "relay" in results:
         r = results["relay"]
         rows.append([

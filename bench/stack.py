@@ -69,6 +69,9 @@ class BenchStack:
             LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO"),
             FLASK_APP="web:create_app",
             PYTHONUNBUFFERED="1",
+            # One load generator is one caller: the phases measure throughput, not the limit.
+            # The API phase measures the limiter's own cost separately (bench/api.py).
+            RATE_LIMIT="off",
         )
         env.update(overrides)
         return env
