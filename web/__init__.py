@@ -27,7 +27,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(test_config)
     app.extensions[bootstrap.APP_KEY] = container
 
-    from web import errors, health, i18n, logs, metrics, openapi, payments, ratelimit, refund_views
+    from web import (
+        docs,
+        errors,
+        health,
+        i18n,
+        logs,
+        metrics,
+        openapi,
+        payments,
+        ratelimit,
+        refund_views,
+    )
 
     logs.init_app(app, container.settings)
     i18n.init_app(app)
@@ -39,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         ratelimit.limit(app, blueprint)
         app.register_blueprint(blueprint)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(docs.bp)
     return app
 
 

@@ -4,8 +4,8 @@ GET /refunds/<id>, POST and GET /events/<event_id>/cancellation."""
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, current_app, request
 from flask_babel import gettext as _

@@ -1,8 +1,10 @@
 """Posting payments to the real API at a steady pace, remembering every answer.
 
-Each logical payment has its own recipient address and Idempotency-Key; a 503 (database
-unreachable) is retried after a second, as a client honouring Retry-After would, so that a
-retry can never create a second payment.
+Each logical payment has its own recipient address and Idempotency-Key. No answer (the API
+was killed), a 503 (database unreachable) and a 409 (the key's first request still counts as
+in flight: it died with its API, and its lease has not run out) are retried with the same key
+after Retry-After, as the contract asks of clients, so that a retry can never create a second
+payment and every client gets its 201 in the end.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dataclasses import dataclass, field
 
 import requests
 
-RETRY_503_FOR_S = 60.0
+RETRY_FOR_S = 120.0  # above the idempotency lease (60 s) of a request that died in flight
+RETRIED = (0, 409, 503)
 
 
 @dataclass
@@ -70,7 +73,7 @@ class Load:
             "user_language": ("en", "pt-BR", "es")[i % 3],
         }
         headers = {"Idempotency-Key": uuid.uuid4().hex}
-        give_up = time.monotonic() + RETRY_503_FOR_S
+        give_up = time.monotonic() + RETRY_FOR_S
         while True:
             try:
                 response = requests.post(
@@ -84,9 +87,10 @@ class Load:
             if status == 201:
                 outcome.payment_id = response.json()["id"]
                 return
-            if status not in (0, 503) or time.monotonic() > give_up:
+            if status not in RETRIED or time.monotonic() > give_up:
                 return
-            time.sleep(1.0)
+            wait = response.headers.get("Retry-After", "1") if status else "1"
+            time.sleep(min(5.0, float(wait)) if wait.isdigit() else 1.0)
 
     @property
     def accepted(self) -> list[str]:
