@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install translations extract update run test lint typecheck faults bench clean stop
+.PHONY: install translations extract update run test lint typecheck faults bench mutation clean stop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,13 @@ $(VENV)/.bench-installed: pyproject.toml | $(STAMP)
 bench: install translations $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || echo "bench: wrk not installed (apt-get install wrk); the API phase uses the Python load generator"
 	$(BIN)/python -m devstack run -- sh -c 'flask db init && python -m bench'
+
+# Mutation testing of the money path (tool.mutmut in pyproject.toml); not part of `make test`.
+mutation: install translations
+	rm -rf mutants && mkdir -p .run
+	$(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/mutmut results > .run/mutation-results.txt || true
+	@echo "survivors: .run/mutation-results.txt (see docs/testing.md for the ones left alive)"
 
 stop:
 	-@[ -x $(BIN)/python ] && $(BIN)/python -m devstack stop

@@ -49,6 +49,17 @@ def targets(results: dict[str, Any]) -> list[list[str]]:
                 "-",
                 "-",
             ])  # fmt: skip
+    if "cancel" in results:
+        c = results["cancel"]
+        rows.append([
+            f"Event cancellation, {c['payments']} paid payments",
+            f"POST answered in {c['post_ms']:.0f} ms; {c['refunds_per_s']:.0f} refunds/s "
+            f"created ({c['refunds_created']} in {c['seconds']:.1f} s, {c['batches']} batches)",
+            "-",
+            "-",
+            "POST < 1000 ms",
+            _mark(c["post_ms"] < 1000 and c["refunds_in_database"] == c["payments"]),
+        ])  # fmt: skip
     if "relay" in results:
         r = results["relay"]
         rows.append([

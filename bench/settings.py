@@ -1,10 +1,11 @@
 """The benchmark's knobs, from environment variables (the defaults are what `make bench` runs).
 
-- `BENCH_PHASES` (api,relay,e2e): which phases; a partial run writes its results under
+- `BENCH_PHASES` (api,relay,e2e,cancel): which phases; a partial run writes its results under
   `BENCH_LOG_DIR` (default `.run/bench`, also where every process logs) instead of `bench/`.
 - `BENCH_API_SECONDS` (15), `BENCH_API_CONNECTIONS` (32): the API load (wrk, else Python).
 - `WEB_CONCURRENCY` (2), `GUNICORN_THREADS` (4): the API's gunicorn workers and threads.
 - `BENCH_RELAY_ROWS` (20000), `BENCH_RELAYS` (1), `BENCH_RELAY_ARGS` (e.g. `--batch-size 1000`).
+- `BENCH_CANCEL_PAYMENTS` (100000): the paid payments of the cancel phase's event.
 - `BENCH_E2E_SECONDS` (30), `BENCH_E2E_RATES` (50,100,200), `BENCH_DRAIN_SECONDS` (15): the
   fixed end-to-end loads; then `BENCH_SUSTAIN_START` (300), `BENCH_SUSTAIN_STEP` (100) and
   `BENCH_SUSTAIN_TRIES` (3) for the search of the highest sustained rate.
@@ -34,7 +35,7 @@ def _ints(name: str, default: str) -> tuple[int, ...]:
 class BenchSettings:
     """How long, how hard and with how many processes each phase runs."""
 
-    phases: tuple[str, ...] = ("api", "relay", "e2e")
+    phases: tuple[str, ...] = ("api", "relay", "e2e", "cancel")
     api_seconds: int = 15
     api_connections: int = 32
     api_workers: int = 2
