@@ -60,3 +60,11 @@ def test_it_still_answers_what_the_gateway_rule_asks() -> None:
     assert decide(PaymentToken("TOKEN123"), Decimal("1"), 1.0, 0.0).status is Status.SUCCESS
     odd = decide(PaymentToken("ODD12"), Decimal("1"), 1.0, 0.0)
     assert odd.reason is Reason.REJECTED_BY_GATEWAY
+
+
+def test_a_token_of_a_token_is_the_same_token() -> None:
+    assert PaymentToken(PaymentToken(TOKEN)).reveal() == TOKEN
+
+
+def test_a_zero_failure_rate_never_fails_even_on_the_lowest_roll() -> None:
+    assert decide(PaymentToken("TOKEN123"), Decimal("1"), 0.0, 0.0).status is Status.SUCCESS

@@ -9,6 +9,7 @@ a change that failed.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,6 +19,7 @@ from payments.adapters.mailer import FakeMailer
 from payments.db.memory import MemoryStore, MemoryUnitOfWork
 from payments.domain.gateway_rule import TransientGatewayError
 from payments.domain.model import Payment, Reason, Status
+from payments.domain.refund import Cancellation, EventIsCancelled
 from payments.errors import NotFound, NotReady
 from payments.ports import Email
 from payments.recovery import Step
@@ -153,3 +155,94 @@ def test_recovery_plans_the_step_each_payment_waits_for(uow: MemoryUnitOfWork) -
         (opened.id, Step.CHARGE),
     ]
     assert plan.finished == [done.id] and plan.unknown == [unknown]
+
+
+# Behaviour the mutation run (make mutation) found untested at this tier.
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clocked(store: MemoryStore) -> MemoryUnitOfWork:
+    return MemoryUnitOfWork(store, clock=lambda: NOW)
+
+
+def test_every_change_is_stamped_with_the_unit_of_works_clock(
+    clocked: MemoryUnitOfWork, store: MemoryStore
+) -> None:
+    payment = services.place_payment(clocked, place_command())
+    tx = services.open_transaction(clocked, payment.id)
+    assert tx is not None
+    services.charge(clocked, FakeGateway(), tx.id)
+    services.settle(clocked, tx.id)
+    stored, stored_tx = store.payments[payment.id], store.transactions[tx.id]
+    assert stored.created_at == stored.updated_at == NOW
+    assert stored_tx.created_at == stored_tx.updated_at == NOW
+    assert [m.occurred_at for m in store.outbox] == [NOW] * 4
+
+
+def test_the_before_commit_step_gets_the_unit_of_work_and_the_payment(
+    uow: MemoryUnitOfWork,
+) -> None:
+    seen: list[tuple[object, object]] = []
+    payment = services.place_payment(
+        uow, place_command(), before_commit=lambda u, p: seen.append((u, p))
+    )
+    assert seen == [(uow, payment)]
+
+
+def test_the_gateway_is_asked_with_the_transaction_id_and_its_answer_returned(
+    uow: MemoryUnitOfWork,
+) -> None:
+    payment = services.place_payment(uow, place_command())
+    tx = services.open_transaction(uow, payment.id)
+    assert tx is not None
+    gateway = FakeGateway()
+    decision = services.charge(uow, gateway, tx.id)
+    assert gateway.calls == [tx.id]
+    assert decision is not None and decision.status is Status.SUCCESS
+    assert not services.give_up_on_gateway(uow, tx.id)  # finished already: False, once
+
+
+def test_a_finished_payment_gets_no_transaction(uow: MemoryUnitOfWork, store: MemoryStore) -> None:
+    payment = services.place_payment(uow, place_command())
+    store.payments[payment.id].status = Status.FAILED  # finished without one (an old row)
+    assert services.open_transaction(uow, payment.id) is None
+    assert store.transactions == {}
+
+
+def test_the_recorded_email_keeps_the_servers_message_id(
+    uow: MemoryUnitOfWork, store: MemoryStore
+) -> None:
+    payment, mailer = run(uow)
+    assert store.emails == {(payment.id, "approved"): "<fake-1@test>"}
+    assert len(mailer.outbox) == 1
+
+
+def test_a_cancelled_event_takes_no_payment_and_refunds_the_ones_that_succeed(
+    uow: MemoryUnitOfWork, store: MemoryStore
+) -> None:
+    paid_later = services.place_payment(uow, place_command(event_id="evt-x"))
+    failed_later = services.place_payment(uow, place_command("ODD12", event_id="evt-x"))
+    store.cancellations["evt-x"] = Cancellation.accept("evt-x", None, NOW)
+    with pytest.raises(EventIsCancelled):
+        services.place_payment(uow, place_command(event_id="evt-x"))
+    services.place_payment(uow, place_command(event_id="evt-y"))  # other events: as usual
+    for payment in (paid_later, failed_later):
+        tx = services.open_transaction(uow, payment.id)
+        assert tx is not None
+        services.charge(uow, FakeGateway(), tx.id)
+        services.settle(uow, tx.id)
+    refunded = {r.payment_id: r for r in store.refunds.values()}
+    assert set(refunded) == {paid_later.id}  # the FAILED one is not refunded
+    assert refunded[paid_later.id].amount == paid_later.amount
+    assert store.payments[paid_later.id].amount_reserved == paid_later.amount
+
+
+def test_transaction_events_name_their_transaction(
+    uow: MemoryUnitOfWork, store: MemoryStore
+) -> None:
+    payment, _mailer = run(uow)
+    found = services.find_payment(uow, payment.id)
+    assert found is not None and found[1] is not None
+    tx_events = [m for m in store.outbox if m.event_type.startswith("transaction.")]
+    assert [m.payload["transaction_id"] for m in tx_events] == [str(found[1].id)] * 2
