@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,14 @@ log = logging.getLogger("payments.bridge")
 
 # Consecutive Kafka failures after which the consumer is closed and built again.
 RECREATE_AFTER = 5
+# A member that leaves its group (LeaveGroup) before the group's first join completed can
+# leave the group unable to assign partitions to anyone, for good (measured with Tansu 0.6
+# and kafka-python 3.0); one that just goes away is dropped after its session timeout. So a
+# bridge stopped while unassigned first waits this long to finish joining, and if it still
+# has no partition, goes without LeaveGroup.
+JOIN_GRACE_S = 8.0
+# Subscribed this long without a single partition: say so loudly (and again every as long).
+UNASSIGNED_ALARM_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,7 @@ class Bridge:
         self.retry = retry or backoff.Backoff()
         self.enqueued = 0
         self.skipped = 0
+        self.unassigned_s = 0.0  # how long the current consumer has held no partition
 
     def handle_batch(self, consumer: Any, batch: Mapping[TopicPartition, list[Any]]) -> int:
         """Enqueue every record of a polled batch, then commit; rewind and raise on failure."""
@@ -193,14 +203,31 @@ class Bridge:
     def run(self, stop: threading.Event) -> None:
         """Bridge until `stop` is set; back off while Kafka or Redis fail."""
         consumer = None
+        unassigned_since = time.monotonic()
+        alarmed_at = 0.0
         try:
             while not stop.is_set():
                 try:
                     if consumer is None:
                         consumer = self.consumer_factory()
+                        unassigned_since = time.monotonic()
                     batch = consumer.poll(timeout_ms=200)
                     if batch:
                         self.handle_batch(consumer, batch)
+                    if _assigned(consumer):
+                        unassigned_since = time.monotonic()
+                        self.unassigned_s = 0.0
+                    else:
+                        self.unassigned_s = time.monotonic() - unassigned_since
+                        if self.unassigned_s >= UNASSIGNED_ALARM_S and (
+                            time.monotonic() - alarmed_at >= UNASSIGNED_ALARM_S
+                        ):
+                            alarmed_at = time.monotonic()
+                            log.error(
+                                "bridge subscribed for %.0fs without any partition: nothing is "
+                                "being enqueued (is another member of the group stuck?)",
+                                self.unassigned_s,
+                            )
                     failures = self.retry.reset()
                     if failures:
                         log.info("bridge recovered after %d failed attempts", failures)
@@ -218,7 +245,29 @@ class Bridge:
                     backoff.sleep(stop, wait)
         finally:
             if consumer is not None:
-                _close(consumer)
+                _close_settled(consumer)
+
+
+def _assigned(consumer: Any) -> bool:
+    try:
+        return bool(consumer.assignment())
+    except Exception:  # a fake or a broken consumer: say assigned, do not alarm
+        return True
+
+
+def _close_settled(consumer: Any) -> None:
+    """Close on shutdown without leaving the group mid-join (see JOIN_GRACE_S): finish the
+    join first (records polled meanwhile are neither enqueued nor committed: the partitions'
+    next owner reads them), else go without LeaveGroup."""
+    deadline = time.monotonic() + JOIN_GRACE_S
+    with contextlib.suppress(Exception):
+        while not _assigned(consumer) and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=200)
+    if not _assigned(consumer):
+        log.warning("bridge stopping before it joined its group: leaving without LeaveGroup")
+        with contextlib.suppress(AttributeError):  # kafka-python's coordinator, by name
+            consumer._coordinator.maybe_leave_group = lambda *args, **kwargs: None
+    _close(consumer)
 
 
 def _consumer_broken(err: Exception, failures: int) -> bool:

@@ -173,3 +173,42 @@ def test_redis_refusing_connections_commits_nothing_then_catches_up(
 
     assert committed(settings, topic) == RECORDS
     assert sorted(set(queued_ids(broker))) == sorted(f"p{i:02d}" for i in range(RECORDS))
+
+
+def test_a_bridge_stopped_during_its_first_join_leaves_the_group_usable(
+    settings: Settings,
+) -> None:
+    """Stopped while its group's first join is under way, the bridge must not poison the
+    group (a LeaveGroup then left Tansu's group assigning nobody, for good): the next bridge
+    of the same group consumes within 30 s."""
+    import dataclasses
+
+    name = new_topic(settings)
+    group = dataclasses.replace(settings, kafka_group_id=f"test-join-{uuid.uuid4().hex[:8]}")
+    seen: list[str] = []
+    routes = {name: Route(lambda entity_id, ce_id=None: seen.append(entity_id), "payment_id")}
+    stop = threading.Event()
+    first = Bridge(lambda: make_consumer(group, [name]), routes)
+    thread = threading.Thread(target=first.run, args=(stop,))
+    thread.start()
+    time.sleep(1.0)  # the consumer is joining: no partition yet
+    stop.set()
+    thread.join(30)
+    assert not thread.is_alive()
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers.split(","))
+    producer.send(name, key=b"k", value=json.dumps({"payment_id": "after-stop"}).encode())
+    producer.flush()
+    producer.close()
+    stop_next = threading.Event()
+    following = Bridge(lambda: make_consumer(group, [name]), routes)
+    runner = threading.Thread(target=following.run, args=(stop_next,))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while "after-stop" not in seen and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop_next.set()
+        runner.join(30)
+    assert "after-stop" in seen, "the next bridge of the group was never assigned a partition"
