@@ -12,9 +12,14 @@ from flask_babel import gettext as _
 from web.problems import Problem
 
 
-def parse_json_object() -> dict[str, Any]:
-    """The body as a JSON object with numbers kept exact; 413/415/400 problems otherwise."""
+def parse_json_object(empty_is_object: bool = False) -> dict[str, Any]:
+    """The body as a JSON object with numbers kept exact; 413/415/400 problems otherwise.
+
+    With `empty_is_object`, no body at all (whatever its Content-Type) is `{}`.
+    """
     data = read_body(current_app.config["MAX_CONTENT_LENGTH"])
+    if empty_is_object and not data:
+        return {}
     if not request.is_json:
         raise Problem(
             415,

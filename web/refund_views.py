@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError
 
@@ -53,9 +53,7 @@ def refund_resource(refund: Refund) -> dict[str, Any]:
 
 def _optional_body() -> dict[str, Any]:
     """The JSON object body; an empty body is an empty object (a full refund)."""
-    if not request.get_data(cache=True) and request.content_length in (None, 0):
-        return {}
-    return parse_json_object()
+    return parse_json_object(empty_is_object=True)
 
 
 def _load(schema: Schema, body: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from uuid import UUID
 
 from sqlalchemy import (
     Connection,
-    Executable,
     and_,
     bindparam,
     exists,
@@ -21,10 +20,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 
 from payments import money
-from payments.db.repository import UNIQUE_VIOLATION, payment_of
+from payments.db.repository import payment_of, write_once
 from payments.db.tables import event_cancellations, payments, refunds, sent_refund_emails
 from payments.domain.model import Payment
 from payments.domain.refund import (
@@ -34,7 +32,6 @@ from payments.domain.refund import (
     RefundReason,
     RefundStatus,
 )
-from payments.errors import AlreadyDone
 
 _PENDING: Any = literal_column("'PENDING'")
 _SUCCESS: Any = literal_column("'SUCCESS'")
@@ -100,18 +97,10 @@ class SqlRefunds:
     def __init__(self, conn: Connection, seen: list[Any]) -> None:
         self.conn, self.seen = conn, seen
 
-    def _write(self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]]) -> None:
-        try:
-            self.conn.execute(statement, params)
-        except IntegrityError as err:
-            if getattr(err.orig, "sqlstate", None) == UNIQUE_VIOLATION:
-                raise AlreadyDone(f"already done: {type(err.orig).__name__}") from None
-            raise
-
     # refunds
     def add(self, refund: Refund) -> None:
         """Insert a new refund (a second cancellation refund of a payment: AlreadyDone)."""
-        self._write(refunds.insert(), _row(refund))
+        write_once(self.conn, refunds.insert(), _row(refund))
         self.seen.append(refund)
 
     def get(self, refund_id: UUID, lock: bool = False) -> Refund | None:

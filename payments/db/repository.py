@@ -129,6 +129,16 @@ def _transaction(row: Any) -> Transaction:
     )
 
 
+def write_once(conn: Connection, statement: Executable, params: Any) -> None:
+    """Execute a write; a unique key refusing it (a lost race) raises `AlreadyDone`."""
+    try:
+        conn.execute(statement, params)
+    except IntegrityError as err:
+        if getattr(err.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+            raise AlreadyDone(f"already done: {type(err.orig).__name__}") from None
+        raise
+
+
 class SqlRepository:
     """Loads and saves aggregates on one connection; remembers what it saw for the unit of work."""
 
@@ -137,13 +147,7 @@ class SqlRepository:
         self.seen: list[Any] = []  # aggregates whose events become outbox rows
 
     def _write(self, statement: Executable, params: dict[str, Any]) -> None:
-        """Execute a write; a unique key refusing it (a lost race) raises `AlreadyDone`."""
-        try:
-            self.conn.execute(statement, params)
-        except IntegrityError as err:
-            if getattr(err.orig, "sqlstate", None) == UNIQUE_VIOLATION:
-                raise AlreadyDone(f"already done: {type(err.orig).__name__}") from None
-            raise
+        write_once(self.conn, statement, params)
 
     # payments
     def add_payment(self, payment: Payment) -> None:

@@ -90,14 +90,7 @@ def test_a_big_cancellation_under_sigkill_refunds_each_payment_once(
     )
     assert accepted.status_code == 202, accepted.text
 
-    victims = [*VICTIMS, *VICTIMS, *rng.sample(VICTIMS, 2)]
-    rng.shuffle(victims)
-    moments = sorted(rng.uniform(1.0, CHAOS_SECONDS) for _ in victims)
-    for moment, victim in zip(moments, victims, strict=True):
-        time.sleep(max(0.0, started + moment - time.monotonic()))
-        stage.kill(victim)
-        time.sleep(rng.uniform(0.2, 2.0))
-        stage.start(victim)
+    stage.chaos(VICTIMS, CHAOS_SECONDS, rng, first_s=1.0)
 
     def finished() -> bool:
         counts = _counts(stage, event)

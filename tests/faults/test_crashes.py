@@ -26,14 +26,7 @@ def test_every_daemon_killed_at_random_loses_and_doubles_nothing(
     poster = load.start()
 
     # Each daemon at least twice, two more picked at random; restarted 0.2-2 s later.
-    victims = [*VICTIMS, *VICTIMS, *rng.sample(VICTIMS, 2)]
-    rng.shuffle(victims)
-    moments = sorted(rng.uniform(2.0, CHAOS_SECONDS) for _ in victims)
-    for moment, victim in zip(moments, victims, strict=True):
-        time.sleep(max(0.0, started + moment - time.monotonic()))
-        stage.kill(victim)
-        time.sleep(rng.uniform(0.2, 2.0))
-        stage.start(victim)
+    stage.chaos(VICTIMS, CHAOS_SECONDS, rng, first_s=2.0)
     poster.join()
 
     settled = stage.wait_settled(load.accepted)

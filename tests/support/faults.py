@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import time
 from collections.abc import Callable
@@ -87,6 +88,21 @@ class Stage:
         self.processes[label].kill(signal.SIGKILL)
         assert self.processes[label].proc is not None
         self.processes[label].proc.wait(10)  # type: ignore[union-attr]
+
+    def chaos(
+        self, victims: tuple[str, ...], within_s: float, rng: random.Random, first_s: float = 2.0
+    ) -> None:
+        """Each victim SIGKILLed twice and two more picked at random, at random moments
+        between `first_s` and `within_s` from now, each restarted 0.2-2 s later."""
+        started = time.monotonic()
+        chosen = [*victims, *victims, *rng.sample(victims, 2)]
+        rng.shuffle(chosen)
+        moments = sorted(rng.uniform(first_s, within_s) for _ in chosen)
+        for moment, victim in zip(moments, chosen, strict=True):
+            time.sleep(max(0.0, started + moment - time.monotonic()))
+            self.kill(victim)
+            time.sleep(rng.uniform(0.2, 2.0))
+            self.start(victim)
 
     def stop_all(self) -> dict[str, int | None]:
         """SIGTERM every process (SIGKILL after a while); their exit codes."""
