@@ -178,10 +178,20 @@ def refund_cancellation_batch(
         if cancellation.scanned_at is not None:
             return Batch(0, True)
         payments, last = uow.refunds.unrefunded_paid(event_id, cancellation.cursor, limit)
-        refunded = 0
+        made: list[Refund] = []
         for payment in payments:
-            if _refund_for_cancellation(uow, payment) is not None:
-                refunded += 1
+            try:
+                made.append(
+                    Refund.request(
+                        uuid.uuid4(), payment, None, RefundReason.EVENT_CANCELLED, uow.clock()
+                    )
+                )
+            except ExceedsRefundable:  # refunded in full already by the fan's own refunds
+                continue
+        uow.refunds.add_many(made)  # one statement each for the batch: rows and reservations
+        refunded_ids = {r.payment_id for r in made}
+        uow.repo.save_reservations([p for p in payments if p.id in refunded_ids])
+        refunded = len(made)
         now = uow.clock()
         cancellation.cursor = last or cancellation.cursor
         cancellation.updated_at = now

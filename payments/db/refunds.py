@@ -103,6 +103,12 @@ class SqlRefunds:
         write_once(self.conn, refunds.insert(), _row(refund))
         self.seen.append(refund)
 
+    def add_many(self, batch: Sequence[Refund]) -> None:
+        """Insert several new refunds in one statement."""
+        if batch:
+            write_once(self.conn, refunds.insert(), [_row(r) for r in batch])
+            self.seen.extend(batch)
+
     def get(self, refund_id: UUID, lock: bool = False) -> Refund | None:
         """The refund, optionally locked FOR UPDATE."""
         query = select(refunds).where(refunds.c.id == refund_id)

@@ -80,6 +80,11 @@ _EMAIL_SENT = select(
     )
 )
 _RECORD_EMAIL = pg_insert(sent_emails).on_conflict_do_nothing()
+_SAVE_RESERVATION = (
+    update(payments)
+    .where(payments.c.id == bindparam("b_id"))
+    .values(amount_reserved=bindparam("b_reserved"))
+)
 _MARK_EMAILED = (
     update(payments)
     .where(payments.c.id == bindparam("b_id"), payments.c.emailed_at.is_(None))
@@ -184,6 +189,14 @@ class SqlRepository:
         )
         if payment.status.terminal:
             self._record_change(payment.id, "payment", payment.status)
+
+    def save_reservations(self, batch: Sequence[Payment]) -> None:
+        """`save_reservation` for several payments, in one executemany."""
+        if batch:
+            self.conn.execute(
+                _SAVE_RESERVATION,
+                [{"b_id": p.id, "b_reserved": p.amount_reserved} for p in batch],
+            )
 
     def save_reservation(self, payment: Payment) -> None:
         """Write what the payment's refunds reserve (the CHECK keeps it within the amount)."""
