@@ -227,5 +227,4 @@ def refund_if_cancelled(uow: UnitOfWork, payment: Payment) -> Refund | None:
 
 def event_is_cancelled(uow: UnitOfWork, event_id: str) -> bool:
     """Inside `place_payment`'s unit of work: whether the event is cancelled (shared lock)."""
-    uow.refunds.lock_event(event_id)
-    return uow.refunds.get_cancellation(event_id) is not None
+    return uow.refunds.cancelled(event_id)

@@ -156,6 +156,9 @@ class MemoryRefunds:
     def get_cancellation(self, event_id: str, lock: bool = False) -> Cancellation | None:
         return self.data.cancellations.get(event_id)
 
+    def cancelled(self, event_id: str) -> bool:
+        return event_id in self.data.cancellations
+
     def add(self, refund: Refund) -> None:
         self.data.refunds[refund.id] = _stored(refund)
         self.seen.append(refund)

@@ -163,6 +163,17 @@ class SqlRefunds:
         """Take the event's advisory lock until the transaction ends (see `event_lock`)."""
         self.conn.execute(event_lock(exclusive), {"b_event": event_id})
 
+    def cancelled(self, event_id: str) -> bool:
+        """Whether the event is cancelled, under its shared lock: one round trip (it runs in
+        every POST /payments)."""
+        locked = event_lock(exclusive=False).subquery()
+        query = select(
+            select(locked).exists(),
+            exists().where(event_cancellations.c.event_id == bindparam("b_event")),
+        )
+        _lock, found = self.conn.execute(query, {"b_event": event_id}).one()
+        return bool(found)
+
     def add_cancellation(self, cancellation: Cancellation) -> bool:
         """Insert the cancellation; False (and nothing recorded) if the event was already."""
         inserted = self.conn.execute(
