@@ -17,6 +17,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -36,6 +37,11 @@ from payments.domain.refund import (
 _PENDING: Any = literal_column("'PENDING'")
 _SUCCESS: Any = literal_column("'SUCCESS'")
 _CANCELLED: Any = literal_column("'event_cancelled'")
+# Built once: it runs in every POST /payments (a statement built per call cost a third of it).
+_CANCELLED_UNDER_LOCK = text(
+    "SELECT pg_advisory_xact_lock_shared(hashtext('event:' || :e)), "
+    "EXISTS (SELECT 1 FROM event_cancellations WHERE event_id = :e)"
+)
 
 
 @dataclass(frozen=True)
@@ -166,12 +172,7 @@ class SqlRefunds:
     def cancelled(self, event_id: str) -> bool:
         """Whether the event is cancelled, under its shared lock: one round trip (it runs in
         every POST /payments)."""
-        locked = event_lock(exclusive=False).subquery()
-        query = select(
-            select(locked).exists(),
-            exists().where(event_cancellations.c.event_id == bindparam("b_event")),
-        )
-        _lock, found = self.conn.execute(query, {"b_event": event_id}).one()
+        _lock, found = self.conn.execute(_CANCELLED_UNDER_LOCK, {"e": event_id}).one()
         return bool(found)
 
     def add_cancellation(self, cancellation: Cancellation) -> bool:
