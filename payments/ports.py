@@ -12,7 +12,7 @@ from uuid import UUID
 
 from payments.domain.gateway_rule import Decision
 from payments.domain.model import Payment, Transaction
-from payments.domain.refund import Cancellation, Refund
+from payments.domain.refund import Refund
 from payments.domain.secret import PaymentToken
 from payments.event_records import OutboxMessage
 
@@ -94,9 +94,10 @@ class Repository(Protocol):
 class RefundStore(Protocol):
     """What the payments' own use cases need of refunds: an event's cancellation."""
 
-    def lock_event(self, event_id: str, exclusive: bool = False) -> None: ...
-    def cancelled(self, event_id: str) -> bool: ...
-    def get_cancellation(self, event_id: str, lock: bool = False) -> Cancellation | None: ...
+    def cancelled(self, event_id: str) -> bool:
+        """Whether the event is cancelled, under its shared lock until the transaction ends."""
+        ...
+
     def add(self, refund: Refund) -> None: ...
 
 

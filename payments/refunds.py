@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -178,16 +179,7 @@ def refund_cancellation_batch(
         if cancellation.scanned_at is not None:
             return Batch(0, True)
         payments, last = uow.refunds.unrefunded_paid(event_id, cancellation.cursor, limit)
-        made: list[Refund] = []
-        for payment in payments:
-            try:
-                made.append(
-                    Refund.request(
-                        uuid.uuid4(), payment, None, RefundReason.EVENT_CANCELLED, uow.clock()
-                    )
-                )
-            except ExceedsRefundable:  # refunded in full already by the fan's own refunds
-                continue
+        made = [r for p in payments if (r := _cancellation_refund(payment=p, now=uow.clock()))]
         uow.refunds.add_many(made)  # one statement each for the batch: rows and reservations
         refunded_ids = {r.payment_id for r in made}
         uow.repo.save_reservations([p for p in payments if p.id in refunded_ids])
@@ -203,26 +195,26 @@ def refund_cancellation_batch(
     return Batch(refunded, finished)
 
 
-def _refund_for_cancellation(uow: UnitOfWork, payment: Payment) -> Refund | None:
+def _cancellation_refund(payment: Payment, now: datetime) -> Refund | None:
+    """The cancellation's full refund of `payment` (reserved on it), not yet stored; None
+    when the fan's own refunds took it all already."""
     try:
-        refund = Refund.request(
-            uuid.uuid4(), payment, None, RefundReason.EVENT_CANCELLED, uow.clock()
-        )
-    except ExceedsRefundable:  # refunded in full already by the fan's own refunds
+        return Refund.request(uuid.uuid4(), payment, None, RefundReason.EVENT_CANCELLED, now)
+    except ExceedsRefundable:
         return None
-    uow.refunds.add(refund)
-    uow.repo.save_reservation(payment)
-    return refund
 
 
 def refund_if_cancelled(uow: UnitOfWork, payment: Payment) -> Refund | None:
     """Inside `settle`'s unit of work, for a payment that just reached SUCCESS: its refund if
     its event is cancelled. The event's shared lock makes a cancellation accepted meanwhile
     either visible here or wait until this payment is SUCCESS for its batches to see."""
-    uow.refunds.lock_event(payment.event_id)
-    if uow.refunds.get_cancellation(payment.event_id) is None:
+    if not uow.refunds.cancelled(payment.event_id):
         return None
-    return _refund_for_cancellation(uow, payment)
+    refund = _cancellation_refund(payment, uow.clock())
+    if refund is not None:
+        uow.refunds.add(refund)
+        uow.repo.save_reservation(payment)
+    return refund
 
 
 def event_is_cancelled(uow: UnitOfWork, event_id: str) -> bool:

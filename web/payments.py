@@ -23,7 +23,7 @@ from web.bodies import parse_json_object
 from web.problems import Problem
 from web.refund_views import refund_fields
 from web.schemas import PaymentRequestSchema, PaymentResourceSchema
-from web.validation import field_errors
+from web.validation import invalid_body
 
 bp = Blueprint("payments", __name__)
 bp.before_request(auth.require_api_key)
@@ -63,13 +63,7 @@ def validate_payment(body: dict[str, Any]) -> services.PlacePayment:
     try:
         data = _request_schema(settings.default_currency).load(body)
     except ValidationError as err:
-        raise Problem(
-            422,
-            "validation-error",
-            _("Validation failed"),
-            _("The request body has invalid fields."),
-            errors=field_errors(err.messages),
-        ) from None
+        raise invalid_body(err.messages) from None
     currency = (data.get("currency") or settings.default_currency).upper()
     amount: Decimal = data["event_amount"]
     return services.PlacePayment(

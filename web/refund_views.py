@@ -30,7 +30,7 @@ from web.refund_schemas import (
     RefundRequestSchema,
     RefundResourceSchema,
 )
-from web.validation import N_, Msg, field_errors
+from web.validation import N_, Msg, invalid_body
 
 bp = Blueprint("refunds", __name__)
 bp.before_request(auth.require_api_key)
@@ -60,13 +60,7 @@ def _load(schema: Schema, body: dict[str, Any]) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = schema.load(body)
     except ValidationError as err:
-        raise Problem(
-            422,
-            "validation-error",
-            _("Validation failed"),
-            _("The request body has invalid fields."),
-            errors=field_errors(err.messages),
-        ) from None
+        raise invalid_body(err.messages) from None
     return loaded
 
 
@@ -140,13 +134,7 @@ def _check_places(amount: Any, currency: str) -> None:
             currency=currency,
             places=places,
         )
-        raise Problem(
-            422,
-            "validation-error",
-            _("Validation failed"),
-            _("The request body has invalid fields."),
-            errors=field_errors({"amount": [message]}),
-        )
+        raise invalid_body({"amount": [message]})
 
 
 def _currency_of(container: Container, pid: uuid.UUID) -> str:

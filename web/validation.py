@@ -13,6 +13,8 @@ from typing import Any
 from flask_babel import gettext
 from marshmallow import ValidationError, validate
 
+from web.problems import Problem
+
 
 def N_(msgid: str) -> str:  # noqa: N802 - the gettext convention that `pybabel extract` knows
     """Mark a msgid for extraction; it is translated later, by `translate`."""
@@ -113,3 +115,14 @@ def field_errors(messages_by_field: Any) -> list[dict[str, str]]:
             else:
                 errors.append({"field": str(field), "message": translate(text)})
     return errors
+
+
+def invalid_body(messages_by_field: Any) -> Problem:
+    """The 422 problem of a request body that failed validation, naming each field."""
+    return Problem(
+        422,
+        "validation-error",
+        gettext("Validation failed"),
+        gettext("The request body has invalid fields."),
+        errors=field_errors(messages_by_field),
+    )

@@ -150,13 +150,8 @@ class MemoryRefunds:
     def __init__(self, data: MemoryStore, seen: list[Any]) -> None:
         self.data, self.seen = data, seen
 
-    def lock_event(self, event_id: str, exclusive: bool = False) -> None:
-        """Nothing to lock in memory (the integration tier keeps the locks)."""
-
-    def get_cancellation(self, event_id: str, lock: bool = False) -> Cancellation | None:
-        return self.data.cancellations.get(event_id)
-
     def cancelled(self, event_id: str) -> bool:
+        """Whether the event is cancelled (no lock in memory: the integration tier has it)."""
         return event_id in self.data.cancellations
 
     def add(self, refund: Refund) -> None:
