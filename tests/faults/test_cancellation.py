@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from tests.support.faults import Stage
 from tests.support.procs import wait_until
-from tests.support.tally import Row
+from tests.support.tally import DUPLICATE_WINDOW_S, LATE_ARRIVAL_S, Row
 
 PAID = 2000
 CHAOS_SECONDS = 25.0
@@ -100,13 +100,30 @@ def test_a_big_cancellation_under_sigkill_refunds_each_payment_once(
     time.sleep(3)  # duplicates, if any, would arrive meanwhile
     counts = _counts(stage, event)
     with stage.engine.connect() as conn:
-        addresses = [
-            r[0]
-            for r in conn.execute(
-                text("SELECT user_email FROM payments WHERE event_id = :e"), {"e": event}
-            )
-        ]
-    mails = [len(stage.smtp.received(address)) for address in addresses]
+        recorded = dict(
+            conn.execute(
+                text(
+                    "SELECT p.user_email, s.message_id FROM payments p "
+                    "JOIN refunds r ON r.payment_id = p.id "
+                    "LEFT JOIN sent_refund_emails s ON s.refund_id = r.id "
+                    "WHERE p.event_id = :e"
+                ),
+                {"e": event},
+            ).all()
+        )
+    mails = [len(stage.smtp.received(address)) for address in recorded]
+    # A second e-mail is allowed only when a worker died between the server's 250 and
+    # recording it (contract section 7): the extra one arrives around a worker kill.
+    worker_kills = [at for at, label in stage.kills if label == "worker"]
+    explained, unexplained = 0, []
+    for address, message_id in recorded.items():
+        for at, mid in stage.smtp.received(address):
+            if mid == (message_id or "").strip():
+                continue
+            if any(-DUPLICATE_WINDOW_S <= at - kill <= LATE_ARRIVAL_S for kill in worker_kills):
+                explained += 1
+            else:
+                unexplained.append(address)
     progress = requests.get(f"{stage.base_url}/events/{event}/cancellation", timeout=10).json()
     kills = [label for _, label in stage.kills]
     row = Row(
@@ -117,7 +134,7 @@ def test_a_big_cancellation_under_sigkill_refunds_each_payment_once(
         status_changes_per_payment="-",
         emails_per_payment=f"{min(mails)}..{max(mails)}",
         duplicate_emails=sum(max(0, n - 1) for n in mails),
-        explained_duplicates=0,
+        explained_duplicates=explained,
         lost=counts["not_refunded"],
         seconds=round(time.monotonic() - started, 1),
         notes={
@@ -131,5 +148,6 @@ def test_a_big_cancellation_under_sigkill_refunds_each_payment_once(
     assert done, f"not finished in time: {counts}"
     assert counts["refunded_once"] == PAID and counts["refunded_twice"] == 0, counts
     assert counts["not_refunded"] == 0 and counts["pending"] == 0 and counts["failed"] == 0
-    assert mails == [1] * PAID, f"refund e-mails per fan: {sorted(set(mails))}"
+    assert min(mails) == 1, "a fan got no refund e-mail"
+    assert unexplained == [], f"duplicate refund e-mails not explained by a kill: {unexplained}"
     assert progress["status"] == "COMPLETED" and progress["refunds_succeeded"] == PAID
