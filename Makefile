@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install translations extract update run test lint typecheck faults bench mutation clean stop
+.PHONY: install translations extract update run test lint typecheck faults bench mutation clean stop email-previews
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ mutation: install translations
 	$(BIN)/mutmut run --max-children 2 || true
 	$(BIN)/mutmut results > .run/mutation-results.txt || true
 	@echo "survivors: .run/mutation-results.txt (see docs/testing.md for the ones left alive)"
+
+# Screenshots of every e-mail in every language (needs Chromium), into docs/emails/.
+email-previews: install translations
+	$(BIN)/python -m devstack.email_previews
 
 stop:
 	-@[ -x $(BIN)/python ] && $(BIN)/python -m devstack stop
