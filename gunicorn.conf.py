@@ -31,3 +31,23 @@ keepalive = 5
 # every few hundred thousand requests bounds slow leaks without costing throughput.
 max_requests = 200_000
 max_requests_jitter = 20_000
+
+
+# With PROMETHEUS_MULTIPROC_DIR set, every worker writes its request counts there and
+# GET /metrics sums them: the directory must start empty, and a dead worker's live gauges go.
+def on_starting(server: object) -> None:
+    """Empty (or create) PROMETHEUS_MULTIPROC_DIR before any worker starts."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Forget a dead worker's live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -18,17 +18,22 @@ bridge_cli = AppGroup("bridge", help="The Kafka -> Dramatiq bridge.")
 def bridge_run() -> None:
     """Consume the topics and enqueue their actors until stopped (SIGTERM/SIGINT)."""
     from bridge.consumer import Bridge, make_consumer, routes_for
+    from bridge.observe import BridgeMetrics
 
     container = bootstrap.current()
     settings = container.settings
     stop = stop_on_signals()
     routes = routes_for(settings, container.broker)
     log.info(
-        "bridge starting group=%s topics=%d settings=%s",
+        "bridge starting group=%s topics=%d metrics_port=%d settings=%s",
         settings.kafka_group_id,
         len(routes),
+        settings.bridge_metrics_port,
         settings.describe(),
     )
-    daemon = Bridge(lambda: make_consumer(settings, list(routes)), routes)
+    metrics = BridgeMetrics()
+    if settings.bridge_metrics_port:
+        metrics.serve(settings.metrics_host, settings.bridge_metrics_port)
+    daemon = Bridge(lambda: make_consumer(settings, list(routes)), routes, hooks=metrics.hooks())
     daemon.run(stop)
     log.info("bridge stopped, enqueued=%d", daemon.enqueued)

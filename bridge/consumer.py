@@ -50,6 +50,21 @@ JOIN_GRACE_S = 8.0
 UNASSIGNED_ALARM_S = 30.0
 
 
+def _ignore(*_args: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BridgeHooks:
+    """What the bridge reports as it goes (bridge.observe counts it for Prometheus)."""
+
+    on_enqueued: Callable[[int], None] = _ignore  # records of a batch, enqueued
+    on_skipped: Callable[[], None] = _ignore  # a poison record logged and skipped
+    on_error: Callable[[BaseException], None] = _ignore  # a failed attempt, then a backoff
+    # After every poll: partitions held, and seconds subscribed without any (0 when some).
+    on_assignment: Callable[[int, float], None] = _ignore
+
+
 @dataclass(frozen=True)
 class Route:
     """Which actor a topic's events go to, and which field of the event is its argument."""
@@ -159,10 +174,12 @@ class Bridge:
         consumer_factory: Callable[[], Any],
         routes: Mapping[str, Route],
         retry: backoff.Backoff | None = None,
+        hooks: BridgeHooks | None = None,
     ):
         self.consumer_factory = consumer_factory
         self.routes = routes
         self.retry = retry or backoff.Backoff()
+        self.hooks = hooks or BridgeHooks()
         self.enqueued = 0
         self.skipped = 0
         self.unassigned_s = 0.0  # how long the current consumer has held no partition
@@ -177,11 +194,13 @@ class Bridge:
                     count += 1
                 except PoisonMessage as err:
                     self.skipped += 1
+                    self.hooks.on_skipped()
                     log.error("skipping %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, err)
                 except Exception:
                     self._rewind(consumer, batch)
                     raise
         self.enqueued += count
+        self.hooks.on_enqueued(count)
         try:
             consumer.commit()
         except CommitFailedError as err:
@@ -214,7 +233,8 @@ class Bridge:
                     batch = consumer.poll(timeout_ms=200)
                     if batch:
                         self.handle_batch(consumer, batch)
-                    if _assigned(consumer):
+                    held = _partitions(consumer)
+                    if held:
                         unassigned_since = time.monotonic()
                         self.unassigned_s = 0.0
                     else:
@@ -228,10 +248,12 @@ class Bridge:
                                 "being enqueued (is another member of the group stuck?)",
                                 self.unassigned_s,
                             )
+                    self.hooks.on_assignment(held, self.unassigned_s)
                     failures = self.retry.reset()
                     if failures:
                         log.info("bridge recovered after %d failed attempts", failures)
                 except Exception as err:
+                    self.hooks.on_error(err)
                     wait = self.retry.next_delay()
                     log.warning(
                         "bridge attempt %d failed (%s); retrying in %.1fs",
@@ -248,11 +270,17 @@ class Bridge:
                 _close_settled(consumer)
 
 
-def _assigned(consumer: Any) -> bool:
+def _partitions(consumer: Any) -> int:
+    """How many partitions the consumer holds (a fake or broken one counts as holding one:
+    it does not alarm)."""
     try:
-        return bool(consumer.assignment())
-    except Exception:  # a fake or a broken consumer: say assigned, do not alarm
-        return True
+        return len(consumer.assignment())
+    except Exception:
+        return 1
+
+
+def _assigned(consumer: Any) -> bool:
+    return _partitions(consumer) > 0
 
 
 def _close_settled(consumer: Any) -> None:

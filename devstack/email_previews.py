@@ -178,7 +178,8 @@ document.getElementById('mail').addEventListener('load', function () {
   out.id = 'layout';
   out.textContent = JSON.stringify({
     viewport: win.innerWidth, scroll_width: root.scrollWidth,
-    widest: Math.ceil(widest), culprit: culprit, height: Math.ceil(doc.body.getBoundingClientRect().height),
+    widest: Math.ceil(widest), culprit: culprit,
+    height: Math.ceil(doc.body.getBoundingClientRect().height),
     event_cell_width: Math.floor(eventCell),
     dark: win.matchMedia('(prefers-color-scheme: dark)').matches,
     page_background: win.getComputedStyle(doc.body).backgroundColor,

@@ -98,6 +98,7 @@ class Settings:
     log_level: str = "INFO"
     relay_metrics_port: int = 0
     worker_metrics_port: int = 0
+    bridge_metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
 
     def __repr__(self) -> str:
@@ -257,5 +258,6 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
         relay_metrics_port=_int(env, "RELAY_METRICS_PORT", 0),
         worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0),
+        bridge_metrics_port=_int(env, "BRIDGE_METRICS_PORT", 0),
         metrics_host=_str(env, "METRICS_HOST", "127.0.0.1"),
     )

@@ -32,6 +32,7 @@ from payments import bootstrap
 from payments.config import Topics
 from payments.db import stats_store
 from payments.domain.model import Status
+from payments.queue import actors
 from web.logs import request_seconds
 
 log = logging.getLogger("payments.metrics")
@@ -53,7 +54,7 @@ class DatabaseCollector(Collector):
             "payments_database_up", "1 when the scrape could query PostgreSQL, else 0."
         )
         try:
-            by_status, backlog = self._query()
+            found = self._query()
         except Exception as err:  # a scrape must answer even with the database down
             log.warning("metrics query failed: %s", type(err).__name__)
             up.add_metric([], 0)
@@ -61,10 +62,17 @@ class DatabaseCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
-        yield _by_status(by_status)
-        yield from _backlog(backlog, self.topics)
+        yield _by_status(found.payments)
+        idle = GaugeMetricFamily(
+            "payments_pending_oldest_idle_seconds",
+            "Seconds since the longest-idle PENDING payment last moved (0 when none is "
+            "pending); self-healing re-drives it after STUCK_AFTER_SECONDS.",
+        )
+        idle.add_metric([], _age(found.oldest_pending_move))
+        yield idle
+        yield from _backlog(found.backlog, self.topics)
 
-    def _query(self) -> tuple[dict[str, int], list[tuple[str, int, datetime | None]]]:
+    def _query(self) -> stats_store.Scrape:
         with self.engine.begin() as conn:
             return stats_store.scrape(conn, SCRAPE_STATEMENT_TIMEOUT_MS)
 
@@ -89,14 +97,42 @@ def _backlog(
         "Age of the oldest unpublished outbox event, per topic (0 when none waits).",
         labels=["topic"],
     )
-    now = datetime.now(UTC)
     found = {topic: (n, oldest) for topic, n, oldest in rows}
     for topic in sorted(set(topics.all()) | set(found)):
         n, oldest = found.get(topic, (0, None))
         count.add_metric([topic], n)
-        age.add_metric([topic], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+        age.add_metric([topic], _age(oldest))
     yield count
     yield age
+
+
+def _age(since: datetime | None) -> float:
+    """Seconds from `since` to now, 0 for None."""
+    return max(0.0, (datetime.now(UTC) - since).total_seconds()) if since else 0.0
+
+
+class DeadLetterCollector(Collector):
+    """Dramatiq's dead letters per queue, counted in Redis at each scrape (one ZCARD per
+    queue the service has)."""
+
+    def __init__(self, dead_letters: Any, queues: tuple[str, ...]):
+        self.dead_letters, self.queues = dead_letters, queues
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield `dramatiq_dead_letters{queue}`; nothing (logged) when Redis does not answer."""
+        try:
+            counts = self.dead_letters.counts(self.queues)
+        except Exception as err:  # a scrape must answer even with Redis down
+            log.warning("dead-letter count failed: %s", type(err).__name__)
+            return
+        gauge = GaugeMetricFamily(
+            "dramatiq_dead_letters",
+            "Dead-lettered Dramatiq messages waiting in each queue (flask dlq list).",
+            labels=["queue"],
+        )
+        for queue, n in counts.items():
+            gauge.add_metric([queue], n)
+        yield gauge
 
 
 class HttpMetrics:
@@ -133,7 +169,8 @@ def _scrape_registry() -> CollectorRegistry:
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
-    registry.register(state["database"])
+    for collector in state["scraped"]:
+        registry.register(collector)
     return registry
 
 
@@ -152,8 +189,10 @@ def init_app(app: Flask) -> CollectorRegistry:
     registry = CollectorRegistry()
     database = DatabaseCollector(container.engine, container.settings.topics)
     registry.register(database)
+    dead_letters = DeadLetterCollector(container.dead_letters(), actors.QUEUES)
+    registry.register(dead_letters)
     http = HttpMetrics(registry)
-    app.extensions["payments.metrics"] = {"registry": registry, "database": database}
+    app.extensions["payments.metrics"] = {"registry": registry, "scraped": (database, dead_letters)}
 
     # The request's start time is recorded once, by web.logs (registered before this).
     app.after_request(http.observe)

@@ -7,6 +7,7 @@ finished ones are summed from the per-status counters a trigger keeps (`schema.s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,9 +33,25 @@ def payment_counts(conn: Connection) -> dict[str, int]:
     return {"PENDING": int(pending), **counts}
 
 
-def scrape(
-    conn: Connection, timeout_ms: int
-) -> tuple[dict[str, int], list[tuple[str, int, datetime | None]]]:
-    """Payment counts and the outbox backlog in one transaction, bounded by `timeout_ms`."""
+def oldest_pending_move(conn: Connection) -> datetime | None:
+    """When the longest-idle PENDING payment last moved (None when none is pending): the
+    first entry of the pending partial index."""
+    return conn.execute(
+        select(func.min(payments.c.updated_at)).where(payments.c.status == _PENDING)
+    ).scalar_one()
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """What one /metrics scrape reads from PostgreSQL."""
+
+    payments: dict[str, int]
+    oldest_pending_move: datetime | None
+    backlog: list[tuple[str, int, datetime | None]]
+
+
+def scrape(conn: Connection, timeout_ms: int) -> Scrape:
+    """Payment counts, the longest-idle pending payment and the outbox backlog in one
+    transaction, bounded by `timeout_ms`."""
     conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_ms)}"))
-    return payment_counts(conn), outbox_store.backlog(conn)
+    return Scrape(payment_counts(conn), oldest_pending_move(conn), outbox_store.backlog(conn))

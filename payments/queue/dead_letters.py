@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, cast
 
 import redis
@@ -102,7 +103,11 @@ class DeadLetters:
 
     def __init__(self, client: redis.Redis, namespace: str):
         self.client, self.namespace = client, namespace
-        self._broker = RedisBroker(client=client, namespace=namespace, middleware=[])
+
+    @cached_property
+    def _broker(self) -> RedisBroker:
+        """A broker on the same client, to enqueue retried letters (built on first retry)."""
+        return RedisBroker(client=self.client, namespace=self.namespace, middleware=[])
 
     def _key(self, queue: str, suffix: str = "") -> str:
         return f"{self.namespace}:{queue}.XQ{suffix}"
@@ -116,6 +121,13 @@ class DeadLetters:
             for key in self.client.scan_iter(match=pattern, count=500)
         }
         return sorted(found)
+
+    def counts(self, queues: Sequence[str]) -> dict[str, int]:
+        """How many dead letters wait in each of `queues` (one pipelined ZCARD each)."""
+        pipe = self.client.pipeline(transaction=False)
+        for queue in queues:
+            pipe.zcard(self._key(canonical_queue(queue)))
+        return {queue: int(n) for queue, n in zip(queues, pipe.execute(), strict=True)}
 
     def list(self) -> list[DeadLetter]:
         """All dead letters, oldest first."""

@@ -254,6 +254,7 @@ def open_stage(
             "LOG_FORMAT": "json",
             "RELAY_METRICS_PORT": "0",
             "WORKER_METRICS_PORT": "0",
+            "BRIDGE_METRICS_PORT": "0",
             "DB_POOL_SIZE": "10",
             "FLASK_APP": "web:create_app",
             "PYTHONUNBUFFERED": "1",

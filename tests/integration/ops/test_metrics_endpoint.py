@@ -67,3 +67,36 @@ def test_requests_are_counted_by_route_not_by_path(app_ops: Flask) -> None:
     )
     client.get("/no/such/thing")
     assert scrape(app_ops)[unmatched] >= 1
+
+
+def test_the_longest_idle_pending_payment_is_timed_from_its_last_move(
+    app_ops: Flask, container_ops: Container
+) -> None:
+    from sqlalchemy import text
+
+    idle = ("payments_pending_oldest_idle_seconds", ())
+    payment = place(container_ops)
+    with container_ops.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE payments SET updated_at = now() - interval '1 hour' WHERE id = :id"),
+            {"id": payment.id},
+        )
+    try:
+        assert 3600 <= scrape(app_ops)[idle] < 3700
+    finally:
+        with container_ops.engine.begin() as conn:
+            conn.execute(text("DELETE FROM outbox WHERE message_key = :k"), {"k": str(payment.id)})
+            conn.execute(text("DELETE FROM payments WHERE id = :id"), {"id": payment.id})
+
+
+def test_dead_letters_are_counted_per_queue(app_ops: Flask, container_ops: Container) -> None:
+    client = container_ops.redis
+    key = f"{container_ops.settings.dramatiq_namespace}:email.XQ"
+    before = scrape(app_ops)[("dramatiq_dead_letters", (("queue", "email"),))]
+    client.zadd(key, {f"m-{uuid.uuid4()}": 1.0, f"m-{uuid.uuid4()}": 2.0})
+    try:
+        samples = scrape(app_ops)
+        assert samples[("dramatiq_dead_letters", (("queue", "email"),))] == before + 2
+        assert ("dramatiq_dead_letters", (("queue", "gateway"),)) in samples
+    finally:
+        client.delete(key)

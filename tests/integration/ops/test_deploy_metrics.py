@@ -1,0 +1,121 @@
+"""Every metric the Grafana dashboard and the alert rules of deploy/ name is exported by the
+service's real processes: the API, the relay, the bridge and the workers, scraped on their
+/metrics while payments go through them (with transient gateway failures, so that retries
+happen, and one message dead-lettered)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from dramatiq.brokers.redis import RedisBroker
+from prometheus_client.parser import text_string_to_metric_families
+
+from payments.config import TOPIC_VARIABLES
+from payments.db.engine import apply_schema, make_engine
+from payments.queue import actors
+from tests.support import deploy_kit, env
+from tests.support.factories import payment_body
+from tests.support.kafka import ensure_topics
+from tests.support.procs import Process, wait_http, wait_until
+
+SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_count", "_sum"),
+    "summary": ("_count", "_sum"),
+    "gauge": ("",),
+}
+
+
+def exported(port: int, path: str = "/metrics") -> set[str]:
+    """The metric names a process's /metrics declares: its samples, and the series of each
+    family it declares (a labelled counter declares its family before its first count)."""
+    try:
+        body = requests.get(f"http://127.0.0.1:{port}{path}", timeout=5).text
+    except requests.RequestException:
+        return set()
+    names: set[str] = set()
+    for family in text_string_to_metric_families(body):
+        names |= {sample.name for sample in family.samples}
+        names |= {family.name + suffix for suffix in SUFFIXES.get(family.type, ("",))}
+    return names
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[dict[str, int]]:
+    """The four processes on a database, topics, namespace and group of their own; their
+    metrics ports by name."""
+    slug = f"deploy-{env.SESSION}"
+    ports = {name: env.free_port() for name in ("api", "relay", "worker", "bridge")}
+    with env.own_database("deploy") as database_url:
+        environ = env.base_env(
+            DATABASE_URL=database_url,
+            DRAMATIQ_NAMESPACE=f"test-{slug}",
+            KAFKA_GROUP_ID=f"test-{slug}",
+            GATEWAY_TRANSIENT_FAILURE_RATE="0.5",
+            METRICS_HOST="127.0.0.1",
+            RELAY_METRICS_PORT=str(ports["relay"]),
+            WORKER_METRICS_PORT=str(ports["worker"]),
+            BRIDGE_METRICS_PORT=str(ports["bridge"]),
+            **{name: f"{name}.{slug}" for name in TOPIC_VARIABLES},
+        )
+        settings = env.settings(**environ)
+        engine = make_engine(settings.database_url, pool_size=1)
+        apply_schema(engine)
+        engine.dispose()
+        ensure_topics(settings, partitions=1)
+        started = [
+            Process(name, environ, tmp_path, port=ports[name]).start()
+            for name in ("api", "relay", "bridge", "worker")
+        ]
+        client = redis.Redis.from_url(settings.redis_url)
+        try:
+            wait_http(f"http://127.0.0.1:{ports['api']}/healthz")
+            yield ports
+        finally:
+            for process in started:
+                process.stop()
+            for key in client.scan_iter(match=f"test-{slug}:*"):
+                client.delete(key)
+            client.close()
+
+
+def test_every_metric_the_dashboard_and_the_rules_name_is_exported(
+    processes: dict[str, int],
+) -> None:
+    api = f"http://127.0.0.1:{processes['api']}"
+    for _ in range(6):
+        answer = requests.post(f"{api}/payments", json=payment_body(), timeout=10)
+        assert answer.status_code == 201, answer.text
+    broker = RedisBroker(
+        client=redis.Redis.from_url(env.base_env()["REDIS_URL"]),
+        namespace=f"test-deploy-{env.SESSION}",
+        middleware=[],
+    )
+    broker.enqueue(actors.CREATE_TRANSACTION.message(str(uuid.uuid4())))  # dead-lettered
+    broker.close()
+
+    wanted = deploy_kit.named_metrics()
+    assert len(wanted) >= 20
+
+    def missing() -> set[str]:
+        have = exported(processes["api"])
+        for name in ("relay", "worker", "bridge"):
+            have |= exported(processes[name])
+        return wanted - have
+
+    left: set[str] = set()
+
+    def none_missing() -> bool:
+        left.clear()
+        left.update(missing())
+        return not left
+
+    try:
+        wait_until(none_missing, timeout=60, interval=1)
+    except AssertionError:
+        pytest.fail(f"named in deploy/ but exported by no process: {sorted(left)}")
