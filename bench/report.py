@@ -138,8 +138,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def markdown(results: dict[str, Any]) -> str:
-    """The tables of a run, with how and where it ran."""
+def markdown(results: dict[str, Any], pictures: list[str] | None = None) -> str:
+    """The tables of a run, with how and where it ran, and links to its `pictures`."""
     meta = results["meta"]
     parts = [
         "# Benchmark results",
@@ -159,6 +159,9 @@ def markdown(results: dict[str, Any]) -> str:
             ["phase", "process", "count", "peak MiB (max)", "peak MiB (sum)"], memory_rows(results)
         ),  # fmt: skip
     ]
+    if pictures:
+        parts += ["", "## Pictures", ""]
+        parts += [f"![{name.removesuffix('.png')}]({name})" for name in pictures]
     if "e2e" in results:
         steps = results["e2e"]["steps"]
         names = sorted({k for s in steps for k in s["cpu_ms_per_payment"]} - {"total"})
@@ -191,8 +194,11 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def write(results: dict[str, Any], directory: Path = HERE) -> str:
-    """Write results.json and results.md; return the markdown."""
+    """Write results.json, the pictures and results.md (linking them); return the markdown."""
+    from bench import charts
+
     (directory / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    text = markdown(results)
+    pictures = charts.draw(results, directory)
+    text = markdown(results, [p.name for p in pictures])
     (directory / "results.md").write_text(text)
     return text

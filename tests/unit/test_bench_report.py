@@ -1,0 +1,29 @@
+"""The bench's report: its pictures are drawn from the results and linked from results.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import charts, report
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_pictures_are_drawn_and_linked(tmp_path: Path) -> None:
+    results = json.loads((ROOT / "bench" / "results.json").read_text())
+    steps = results["e2e"]["steps"]
+    assert any(s["latency"]["p99_ms"] == float("inf") for s in steps)  # unfinished: not drawn
+    text = report.write(results, tmp_path)
+    for name in (charts.LATENCY_PNG, charts.CPU_PNG):
+        picture = tmp_path / name
+        assert picture.read_bytes()[:8] == PNG
+        assert picture.stat().st_size > 10_000  # axes, bars and lines, not an empty canvas
+        assert f"]({name})" in text
+    assert (tmp_path / "results.md").read_text() == text
+
+
+def test_no_e2e_phase_no_pictures(tmp_path: Path) -> None:
+    assert charts.draw({"api": {}}, tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
