@@ -100,8 +100,8 @@ def start(stack: BenchStack, bench: BenchSettings, phase: str) -> Pipeline:
         GUNICORN_THREADS=str(bench.api_threads),
         **bench.extra_env,
     )
-    smtp_argv = [sys.executable, "-m", "bench.smtp_sink", "--port", str(smtp_port),
-                 "--out", str(mail_log)]  # fmt: skip
+    smtp_argv = [sys.executable, "-m", "devstack.smtpsink", "--port", str(smtp_port),
+                 "--receipts", str(mail_log)]  # fmt: skip
     workers = worker_argv(bench.worker_processes, bench.worker_threads)
     services = {
         "smtp": Service("smtp", smtp_argv, env, log_dir),

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from devstack import settings, stack, supervise
+from devstack import procfile, settings, stack, supervise
 from devstack.embedded import MissingProgram, StartFailed
 from devstack.procs import log
 from devstack.registry import Registry
@@ -47,12 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         env = stack.child_env({k: running.values[k] for k in settings.STACK_KEYS})
         if args.command == "run":
             return supervise.run_command(args.cmd, env)
-        code = supervise.run_command(["flask", "db", "init"], env)
+        code = supervise.run_command(procfile.argv(procfile.RELEASE), env)
         if code != 0:
-            log(f"`flask db init` failed with exit code {code}")
+            log(f"`{procfile.lines()[procfile.RELEASE]}` failed with exit code {code}")
             return code
-        port = running.values.get("PORT", "5000")
-        return supervise.serve(supervise.app_commands(port), env)
+        env["PORT"] = running.values.get("PORT", "5000")  # the API's, from the environment or .env
+        lines = procfile.lines()
+        return supervise.serve({name: lines[name] for name in procfile.APP_PROCESSES}, env)
     except (MissingProgram, StartFailed, settings.SettingError) as exc:
         print(f"devstack: {exc}", file=sys.stderr)
         return 2

@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def log(message: str) -> None:
@@ -169,3 +171,75 @@ def spawn(
         assert not isinstance(out, int)
         out.close()
     return Child(name, popen.pid, stop_signal, popen)
+
+
+def with_bin_on_path(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with this interpreter's bin directory (the venv's: flask, gunicorn, dramatiq)
+    first on PATH, so that Procfile lines find the service's commands."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = env.get("PATH", os.defpath)
+    return {**env, "PATH": path if path.startswith(bin_dir) else f"{bin_dir}{os.pathsep}{path}"}
+
+
+class ServiceProcess:
+    """One process of the service (a Procfile line, or any argv), in its own session (so its
+    forked workers form one group), its output appended to `<log_dir>/<label>.log`."""
+
+    def __init__(self, label: str, argv: Sequence[str], env: Mapping[str, str], log_dir: Path):
+        self.label, self.argv, self.env, self.log_dir = label, list(argv), dict(env), log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.label}.log"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> Self:
+        """Start (again), from the repository's root."""
+        self.starts += 1
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=ROOT,
+                env=with_bin_on_path(self.env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def alive(self) -> bool:
+        """Whether the leader still runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group (dramatiq and gunicorn fork their workers)."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 15) -> int | None:
+        """SIGTERM the group, then SIGKILL after `timeout`; the exit code."""
+        if self.proc is None:
+            return None
+        self.kill(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill(signal.SIGKILL)
+            return self.proc.wait(5)
+
+    def output(self) -> str:
+        """Everything it logged so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def tail(self, lines: int = 15) -> str:
+        """The last lines of its log."""
+        return "\n".join(self.output().splitlines()[-lines:])

@@ -1,4 +1,4 @@
-"""Running commands under the stack: `run -- CMD` and `serve` (the four app processes)."""
+"""Running commands under the stack: `run -- CMD`, and `serve` (the Procfile's processes)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ import contextlib
 import os
 import signal
 import subprocess
-import threading
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
-from devstack.procs import Child, log, spawn, stop_all
+from devstack import procfile
+from devstack.procs import log
 
 INT_GRACE = 10.0
+# A process asked to stop gets this long before it is killed (a bridge may need 8 s to
+# finish joining its group, see bridge.consumer.JOIN_GRACE_S).
+STOP_GRACE_S = 20
+STOPPED_BY_SIGNAL = (130, 143)  # honcho's exit codes after SIGINT and SIGTERM
 
 
 class Terminated(BaseException):
@@ -68,53 +73,18 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def app_commands(port: str) -> dict[str, list[str]]:
-    """The four app processes of `make run`, by name."""
-    return {
-        "api": ["flask", "run", "--host", "127.0.0.1", "--port", port],
-        "relay": ["flask", "outbox", "relay"],
-        "bridge": ["flask", "bridge", "run"],
-        "worker": ["dramatiq", "tasks", "--processes", "1", "--threads", "8"],
-    }
+def serve(commands: Mapping[str, str], env: Mapping[str, str]) -> int:
+    """Run every command (shell lines, by name) under honcho, each line of output prefixed
+    with its name; when one exits, or on Ctrl-C / SIGTERM, stop them all (SIGTERM, then
+    SIGKILL after `STOP_GRACE_S`). Returns 0 after a requested stop, else the exit code of
+    the process that ended first."""
+    from honcho import manager
+    from honcho.printer import Printer
 
-
-def serve(commands: Mapping[str, Sequence[str]], env: Mapping[str, str]) -> int:
-    """Start every command, prefixing its output; stop all when one dies or on a signal.
-
-    Returns 0 after a requested stop, 1 when a process died on its own.
-    """
-    stop = threading.Event()
-    reason: list[str] = []
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        reason.append(signal.Signals(signum).name)
-        stop.set()
-
-    old = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    children: list[Child] = []
-    try:
-        for name, argv in commands.items():
-            try:
-                children.append(spawn(name, argv, env=env))
-            except OSError as exc:
-                log(f"cannot start {name} ({argv[0]}): {exc.strerror}")
-                return 1
-            log(f"started {name} (pid {children[-1].pid}): {' '.join(argv)}")
-        while not stop.wait(0.3):
-            dead = [child for child in children if not child.alive()]
-            if dead:
-                log(f"{dead[0].name} {_exit_text(dead[0])}; stopping everything")
-                return 1
-        log(f"received {reason[0]}; stopping")
-        return 0
-    finally:
-        stop_all(list(reversed(children)), signal.SIGTERM)
-        for signum, handler in old.items():
-            signal.signal(signum, handler)
-
-
-def _exit_text(child: Child) -> str:
-    code = child.popen.returncode if child.popen else None
-    if code is not None and code < 0:
-        return f"was killed by {signal.Signals(-code).name}"
-    return f"exited with code {code}"
+    manager.KILL_WAIT = STOP_GRACE_S  # honcho's own is 5 s: shorter than a bridge's join grace
+    runner = manager.Manager(Printer(sys.stdout, colour=sys.stdout.isatty()))
+    for name, command in commands.items():
+        runner.add_process(name, command, env=dict(env), cwd=str(procfile.ROOT))
+    runner.loop()
+    code = int(runner.returncode or 0)
+    return 0 if code in STOPPED_BY_SIGNAL else code  # Ctrl-C or SIGTERM: a requested stop

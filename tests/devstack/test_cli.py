@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from devstack import procs, stack, supervise
+from devstack import procfile, procs, stack, supervise
 from devstack.__main__ import parse_args
 from devstack.registry import Registry
 from devstack.settings import HostPort
@@ -25,12 +27,25 @@ def test_run_without_a_command_is_an_error() -> None:
         parse_args(["run", "--"])
 
 
-def test_app_commands_are_the_four_processes() -> None:
-    commands = supervise.app_commands("5001")
-    assert commands["api"] == ["flask", "run", "--host", "127.0.0.1", "--port", "5001"]
-    assert commands["relay"] == ["flask", "outbox", "relay"]
-    assert commands["bridge"] == ["flask", "bridge", "run"]
-    assert commands["worker"][:2] == ["dramatiq", "tasks"]
+def test_the_procfile_names_the_five_processes_as_the_contract_starts_them() -> None:
+    lines = procfile.lines()
+    assert list(lines) == ["release", "api", "worker", "relay", "bridge"]
+    assert lines["release"] == "flask db init"
+    assert lines["api"].startswith("gunicorn 'web:create_app()'")
+    assert lines["worker"].startswith("dramatiq tasks")
+    assert lines["relay"].startswith("flask outbox relay")
+    assert lines["bridge"] == "flask bridge run"
+    assert set(procfile.APP_PROCESSES) == set(lines) - {procfile.RELEASE}
+
+
+def test_a_procfile_line_runs_with_its_values_as_the_process_itself(tmp_path: Path) -> None:
+    file = tmp_path / "Procfile"
+    file.write_text("echo: echo port=${PORT:-none} pid=$$\n")
+    argv = procfile.argv("echo", {"PORT": "5001"}, path=file)
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("port=5001 pid=")
+    unset = subprocess.run(procfile.argv("echo", path=file), capture_output=True, text=True)
+    assert unset.stdout.startswith("port=none")
 
 
 def test_choose_address_keeps_a_free_local_port_else_picks_one() -> None:
@@ -45,13 +60,17 @@ def test_run_command_returns_the_exit_code() -> None:
     assert supervise.run_command(["/nonexistent/program"], {}) == 127
 
 
-def test_serve_stops_everything_when_one_process_dies(capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_stops_everything_when_one_process_dies(capfd: pytest.CaptureFixture[str]) -> None:
     commands = {
-        "short": [sys.executable, "-c", "print('bye')"],
-        "long": [sys.executable, "-c", "import time; time.sleep(60)"],
+        "short": f"{sys.executable} -c \"print('bye'); raise SystemExit(3)\"",
+        "long": f"{sys.executable} -c 'import time; time.sleep(60)'",
     }
-    assert supervise.serve(commands, {"PATH": "/usr/bin:/bin"}) == 1
-    assert "  short | bye" in capsys.readouterr().out
+    started = time.monotonic()
+    assert supervise.serve(commands, {"PATH": "/usr/bin:/bin"}) == 3
+    assert time.monotonic() - started < 30  # `long` was stopped, not waited for
+    out = capfd.readouterr().out
+    assert "short  | bye" in out  # padded to the widest name (`system`)
+    assert "sending SIGTERM to long" in out
 
 
 def test_registry_records_and_stops_detached_children(tmp_path: Path) -> None:

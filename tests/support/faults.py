@@ -39,10 +39,6 @@ class Daemon(Process):
         super().__init__(command, env, log_dir, port)
         self.label = label
 
-    @property
-    def log_path(self) -> Path:
-        return self.log_dir / f"{self.label}.log"
-
 
 @dataclass
 class Stage:

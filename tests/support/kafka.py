@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
 from kafka import KafkaConsumer
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
 
+from devstack import topics
 from payments.config import Settings
 
 
 def ensure_topics(settings: Settings, partitions: int = 3) -> None:
-    """Create the service's topics when missing."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers.split(","))
-    try:
-        existing = set(admin.list_topics())
-        missing = [t for t in settings.topics.all() if t not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(t, partitions, 1) for t in missing])
-    finally:
-        admin.close()
+    """Create the service's topics when missing (devstack's helper, as `make run` does)."""
+    topics.ensure_topics(settings.kafka_bootstrap_servers, settings.topics.all(), partitions)
 
 
 def records(settings: Settings, topic: str, key: str, timeout: float = 20) -> list[Any]:

@@ -1,53 +1,18 @@
-"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+"""A real SMTP server on loopback that keeps what it receives (devstack's sink)."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import threading
 import time
 from email.message import EmailMessage
-from typing import Any
 
-from aiosmtpd.controller import Controller
-
-
-class _Keep:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.messages.append(message)  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
+from devstack.smtpsink import SmtpSink
 
 
-class SmtpServer:
-    """Start/stop an SMTP server on a port; `for_recipient` waits for messages."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.handler = _Keep()
-        self.controller: Controller | None = None
-
-    def start(self) -> SmtpServer:
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    @property
-    def messages(self) -> list[EmailMessage]:
-        with self.handler.lock:
-            return list(self.handler.messages)
+class SmtpServer(SmtpSink):
+    """devstack's SMTP sink, keeping every message; `wait_for` waits for a recipient's."""
 
     def for_recipient(self, address: str) -> list[EmailMessage]:
+        """The messages to `address` so far."""
         return [m for m in self.messages if m["To"] == address]
 
     def wait_for(self, address: str, count: int = 1, timeout: float = 30) -> list[EmailMessage]:

@@ -11,8 +11,6 @@ the message's last line, and the server still accepted it).
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
@@ -43,27 +41,11 @@ _PER_PAYMENT = text(
 
 
 class StampingSmtp(SmtpServer):
-    """The real SMTP server, also noting when each message arrived."""
-
-    def __init__(self, port: int):
-        super().__init__(port)
-        self.arrivals: list[tuple[float, str, str]] = []  # (wall time, To, Message-ID)
-        self._arrivals_lock = threading.Lock()
-        keep = self.handler.handle_DATA
-
-        async def handle_data(server: Any, session: Any, envelope: Any) -> str:
-            answer = await keep(server, session, envelope)
-            message: EmailMessage = self.handler.messages[-1]
-            with self._arrivals_lock:
-                self.arrivals.append((time.time(), str(message["To"]), _mid(message)))
-            return answer
-
-        self.handler.handle_DATA = handle_data  # type: ignore[method-assign]
+    """The real SMTP server; `received` says when each message to a recipient arrived."""
 
     def received(self, recipient: str) -> list[tuple[float, str]]:
         """(arrival time, Message-ID) of every message to `recipient`."""
-        with self._arrivals_lock:
-            return [(at, mid) for at, to, mid in self.arrivals if to == recipient]
+        return [(at, _mid(m)) for at, m in self.handler.kept() if str(m["To"]) == recipient]
 
 
 def _mid(message: EmailMessage) -> str:

@@ -27,9 +27,9 @@ def _environ(namespace: str, **extra: str) -> dict[str, str]:
 def two_apis(tmp_path: Path, engine: Engine) -> Iterator[tuple[str, str]]:
     """Two real API processes sharing Redis, limited to 5 requests a minute per caller."""
     environ = _environ(f"test-rl-{uuid.uuid4().hex[:8]}", RATE_LIMIT="5/minute")
-    processes = [Process(f"api{i}", {**environ}, tmp_path, port=env.free_port()) for i in range(2)]
-    for process in processes:
-        process.name = "api"  # the command; the label is in the log file name
+    processes = [Process("api", {**environ}, tmp_path, port=env.free_port()) for i in range(2)]
+    for i, process in enumerate(processes):
+        process.label = f"api{i}"  # its log file
     started = []
     try:
         for process in processes:
