@@ -8,7 +8,6 @@ the phase (each e2e step is a phase of its own), so nothing here meets a test se
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import uuid
@@ -16,18 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.admin import KafkaAdminClient
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from devstack import topics
 from payments import config
 from payments.config import TOPIC_VARIABLES, Settings
 from payments.db.engine import apply_schema, make_engine
 
 log = logging.getLogger("bench")
 PARTITIONS = 3
-DEFAULT_DATABASE_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
+DEFAULT_DATABASE_URL = Settings().database_url  # the service's own default
 
 
 def libpq(url: str) -> str:
@@ -87,12 +86,7 @@ class BenchStack:
     def create_topics(self, phase: str) -> list[str]:
         """Create the phase's topics (PARTITIONS each); returns their names."""
         names = self.settings(phase).topics.all()
-        admin = KafkaAdminClient(bootstrap_servers=self.kafka_servers())
-        try:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in names])
-        finally:
-            admin.close()
+        topics.ensure_topics(self.kafka_servers(), names, PARTITIONS)
         return names
 
     def close(self) -> None:

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from payments.config import TOPIC_VARIABLES
+from payments.config import TOPIC_VARIABLES, Settings
 
+_SERVICE = Settings()  # the service's own defaults, written once in payments.config
 DEFAULTS: dict[str, str] = {
-    "DATABASE_URL": "postgresql+psycopg://root@127.0.0.1:5432/test",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
-    "MAIL_SERVER": "127.0.0.1",
-    "MAIL_PORT": "8025",
+    "DATABASE_URL": _SERVICE.database_url,
+    "REDIS_URL": _SERVICE.redis_url,
+    "KAFKA_BOOTSTRAP_SERVERS": _SERVICE.kafka_bootstrap_servers,
+    "MAIL_SERVER": _SERVICE.mail_server,
+    "MAIL_PORT": str(_SERVICE.mail_port),
 }
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", ""})
 

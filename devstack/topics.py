@@ -8,7 +8,9 @@ from collections.abc import Iterable
 PARTITIONS = 3
 
 
-def ensure_topics(servers: str, names: Iterable[str], partitions: int = PARTITIONS) -> list[str]:
+def ensure_topics(
+    servers: str | list[str], names: Iterable[str], partitions: int = PARTITIONS
+) -> list[str]:
     """Create each missing topic with `partitions` partitions; returns the names created."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic

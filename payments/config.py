@@ -1,13 +1,24 @@
-"""Settings, read from the environment (and `.env`) once, in one place."""
+"""Settings, read from the environment (and `.env`) once, in one place.
+
+Each default is written once, on `Settings`; devstack, the bench and the tests read them from
+there. Parsing and validation are environs' (marshmallow fields and validators); a bad value
+becomes one `ConfigError` line naming its variable.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
+from environs import Env, EnvError
+from marshmallow import ValidationError
+from marshmallow.validate import Length, OneOf, Range
 
 from payments.errors import ConfigError
 
@@ -133,131 +144,176 @@ def _redact_url(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
 
 
-def _str(env: dict[str, str], name: str, default: str) -> str:
-    value = env.get(name, "").strip()
-    return value or default
+class _MappingEnv(Env):
+    """environs' reader over one mapping instead of `os.environ` (its `FileAwareEnv` overrides
+    the same hook), so that a process reads `os.environ` once and a test reads its own dict."""
+
+    def __init__(self, values: Mapping[str, str]):
+        super().__init__(eager=True)
+        self._source: Mapping[str, str] = values
+
+    def _get_value(self, env_key: str, default: Any) -> Any:
+        return self._source.get(env_key, default)
 
 
-def _int(
-    env: dict[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
-) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
-    return value
+def _check(test: Callable[[Any], bool], message: str) -> Callable[[Any], None]:
+    """A marshmallow validator raising `message` when `test` fails."""
+
+    def validate(value: Any) -> None:
+        if not test(value):
+            raise ValidationError(message)
+
+    return validate
 
 
-def _bool(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+def _schemes(*schemes: str) -> Callable[[Any], None]:
+    return _check(lambda v: str(v).startswith(schemes), f"must start with {', '.join(schemes)}")
 
 
-def _rate(env: dict[str, str], name: str) -> Decimal:
-    raw = env.get(name, "").strip() or "0"
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
-    if not Decimal(0) <= value <= Decimal(1):
-        raise ConfigError(f"{name} must be between 0 and 1, got {raw!r}")
-    return value
+def _is_currency(code: str) -> bool:
+    from babel.numbers import get_currency_name
+
+    return len(code) == 3 and get_currency_name(code, locale="en") != code
 
 
-def _secret(env: dict[str, str], name: str, default: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        return default
-    if len(value) < MIN_SECRET_LENGTH:
-        raise ConfigError(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
-    return value
-
-
-def _rate_limit(env: dict[str, str], name: str, default: str) -> str:
+def _is_rate_limit(value: str) -> bool:
     from limits import parse_many
 
-    value = _str(env, name, default)
     if value.lower() == "off":
-        return "off"
+        return True
     try:
         parse_many(value)
     except ValueError:
-        raise ConfigError(
-            f"{name} must be limits such as 100/second;2000/minute, or off, got {value!r}"
-        ) from None
-    return value
+        return False
+    return True
 
 
-def _currency(env: dict[str, str], name: str) -> str:
-    from babel.numbers import get_currency_name
-
-    code = _str(env, name, "USD").upper()
-    if len(code) != 3 or get_currency_name(code, locale="en") == code:
-        raise ConfigError(f"{name} must be an ISO 4217 currency code, got {code!r}")
-    return code
-
-
-def _url(env: dict[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
-    value = _str(env, name, default)
-    if not value.startswith(schemes):
-        raise ConfigError(f"{name} must start with one of {', '.join(schemes)}, got a bad URL")
-    return value
-
-
-def from_env(env: dict[str, str] | None = None) -> Settings:
-    """Build settings from `env` (default: `.env` loaded into the process environment)."""
-    if env is None:
-        load_dotenv(Path.cwd() / ".env", override=False)
-        env = dict(os.environ)
-    database_url = _url(
-        env, "DATABASE_URL", Settings.database_url, ("postgresql://", "postgresql+psycopg://")
+def _read(env: Env) -> Settings:
+    """Every setting, each with its default from `Settings` and its rules."""
+    d = Settings()
+    port = Range(min=0, max=65535)
+    database_url = env.str(
+        "DATABASE_URL",
+        d.database_url,
+        validate=_schemes("postgresql://", "postgresql+psycopg://"),
     )
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
-    log_format = _str(env, "LOG_FORMAT", "text").lower()
-    if log_format not in {"text", "json"}:
-        raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
     return Settings(
         database_url=database_url,
-        redis_url=_url(env, "REDIS_URL", Settings.redis_url, ("redis://", "rediss://", "unix://")),
-        dramatiq_namespace=_str(env, "DRAMATIQ_NAMESPACE", "dramatiq"),
-        kafka_bootstrap_servers=_str(env, "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        kafka_group_id=_str(env, "KAFKA_GROUP_ID", "payments-bridge"),
-        topics=Topics(*(_str(env, name, name) for name in TOPIC_VARIABLES)),
-        mail_server=_str(env, "MAIL_SERVER", "127.0.0.1"),
-        mail_port=_int(env, "MAIL_PORT", 8025, minimum=1),
-        mail_username=env.get("MAIL_USERNAME") or None,
-        mail_password=env.get("MAIL_PASSWORD") or None,
-        mail_use_tls=_bool(env, "MAIL_USE_TLS", False),
-        mail_use_ssl=_bool(env, "MAIL_USE_SSL", False),
-        mail_default_sender=_str(env, "MAIL_DEFAULT_SENDER", Settings.mail_default_sender),
-        api_keys=tuple(k.strip() for k in env.get("API_KEYS", "").split(",") if k.strip()),
-        default_currency=_currency(env, "DEFAULT_CURRENCY"),
-        gateway_latency_ms=_int(env, "GATEWAY_LATENCY_MS", 0, maximum=MAX_GATEWAY_LATENCY_MS),
-        gateway_transient_failure_rate=_rate(env, "GATEWAY_TRANSIENT_FAILURE_RATE"),
-        idempotency_key_ttl_hours=_int(env, "IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1),
-        idempotency_secret=_secret(env, "IDEMPOTENCY_SECRET", DEV_IDEMPOTENCY_SECRET),
-        rate_limit=_rate_limit(env, "RATE_LIMIT", Settings.rate_limit),
-        db_pool_size=_int(env, "DB_POOL_SIZE", 10, minimum=1),
-        outbox_retention_hours=_int(env, "OUTBOX_RETENTION_HOURS", 168, minimum=1),
-        stuck_after_seconds=_int(env, "STUCK_AFTER_SECONDS", 120, minimum=5),
-        log_format=log_format,
-        log_level=_str(env, "LOG_LEVEL", "INFO").upper(),
-        relay_metrics_port=_int(env, "RELAY_METRICS_PORT", 0),
-        worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0),
-        bridge_metrics_port=_int(env, "BRIDGE_METRICS_PORT", 0),
-        metrics_host=_str(env, "METRICS_HOST", "127.0.0.1"),
+        redis_url=env.str(
+            "REDIS_URL", d.redis_url, validate=_schemes("redis://", "rediss://", "unix://")
+        ),
+        dramatiq_namespace=env.str("DRAMATIQ_NAMESPACE", d.dramatiq_namespace),
+        kafka_bootstrap_servers=env.str("KAFKA_BOOTSTRAP_SERVERS", d.kafka_bootstrap_servers),
+        kafka_group_id=env.str("KAFKA_GROUP_ID", d.kafka_group_id),
+        topics=Topics(*(env.str(name, name) for name in TOPIC_VARIABLES)),
+        mail_server=env.str("MAIL_SERVER", d.mail_server),
+        mail_port=env.int("MAIL_PORT", d.mail_port, validate=Range(min=1, max=65535)),
+        mail_username=env.str("MAIL_USERNAME", d.mail_username),
+        mail_password=env.str("MAIL_PASSWORD", d.mail_password),
+        mail_use_tls=env.bool("MAIL_USE_TLS", d.mail_use_tls),
+        mail_use_ssl=env.bool("MAIL_USE_SSL", d.mail_use_ssl),
+        mail_default_sender=env.str("MAIL_DEFAULT_SENDER", d.mail_default_sender),
+        api_keys=tuple(k.strip() for k in env.list("API_KEYS", [], subcast=str) if k.strip()),
+        default_currency=env.str(
+            "DEFAULT_CURRENCY",
+            d.default_currency,
+            validate=_check(lambda v: _is_currency(v.upper()), "must be an ISO 4217 code"),
+        ).upper(),
+        gateway_latency_ms=env.int(
+            "GATEWAY_LATENCY_MS",
+            d.gateway_latency_ms,
+            validate=Range(min=0, max=MAX_GATEWAY_LATENCY_MS),
+        ),
+        gateway_transient_failure_rate=env.decimal(
+            "GATEWAY_TRANSIENT_FAILURE_RATE",
+            d.gateway_transient_failure_rate,
+            validate=Range(min=0, max=1),
+        ),
+        idempotency_key_ttl_hours=env.int(
+            "IDEMPOTENCY_KEY_TTL_HOURS", d.idempotency_key_ttl_hours, validate=Range(min=1)
+        ),
+        idempotency_secret=env.str(
+            "IDEMPOTENCY_SECRET",
+            d.idempotency_secret,
+            validate=Length(min=MIN_SECRET_LENGTH),
+        ),
+        rate_limit=env.str(
+            "RATE_LIMIT",
+            d.rate_limit,
+            validate=_check(
+                _is_rate_limit, "must be limits such as 100/second;2000/minute, or off"
+            ),
+        ),
+        db_pool_size=env.int("DB_POOL_SIZE", d.db_pool_size, validate=Range(min=1)),
+        outbox_retention_hours=env.int(
+            "OUTBOX_RETENTION_HOURS", d.outbox_retention_hours, validate=Range(min=1)
+        ),
+        stuck_after_seconds=env.int(
+            "STUCK_AFTER_SECONDS", d.stuck_after_seconds, validate=Range(min=5)
+        ),
+        log_format=env.str("LOG_FORMAT", d.log_format, validate=OneOf(["text", "json"])),
+        log_level=env.str("LOG_LEVEL", d.log_level).upper(),
+        relay_metrics_port=env.int("RELAY_METRICS_PORT", d.relay_metrics_port, validate=port),
+        worker_metrics_port=env.int("WORKER_METRICS_PORT", d.worker_metrics_port, validate=port),
+        bridge_metrics_port=env.int("BRIDGE_METRICS_PORT", d.bridge_metrics_port, validate=port),
+        metrics_host=env.str("METRICS_HOST", d.metrics_host),
     )
+
+
+# Read verbatim: a password may begin or end with a space. Every other value is stripped.
+VERBATIM = frozenset({"MAIL_PASSWORD"})
+NORMALISED = {"DEFAULT_CURRENCY": str.upper, "LOG_FORMAT": str.lower}
+
+
+def _cleaned(env: Mapping[str, str]) -> dict[str, str]:
+    """The non-blank values (a blank one means "the default"), stripped and normalised."""
+    cleaned = {}
+    for name, raw in env.items():
+        value = raw if name in VERBATIM else raw.strip()
+        if value.strip():
+            cleaned[name] = NORMALISED.get(name, str)(value)
+    return cleaned
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from `env` (default: `.env` loaded into the process environment); a
+    missing or malformed one raises ConfigError naming its variable."""
+    if env is None:
+        load_dotenv(Path.cwd() / ".env", override=False)
+        env = dict(os.environ)
+    values = _cleaned(env)
+    try:
+        return _read(_MappingEnv(values))
+    except EnvError as err:
+        raise ConfigError(_one_line(err, values)) from None
+
+
+_NAMED = re.compile(r'^Environment variable "([^"]+)"')
+
+
+# Never echoed in an error: secrets, and URLs that may carry credentials.
+UNSHOWN = frozenset(
+    {
+        "MAIL_USERNAME",
+        "MAIL_PASSWORD",
+        "IDEMPOTENCY_SECRET",
+        "API_KEYS",
+        "DATABASE_URL",
+        "REDIS_URL",
+    }
+)
+
+
+def _one_line(err: EnvError, values: Mapping[str, str]) -> str:
+    """`NAME: what is wrong, got 'value'` from environs' error (the value only where it
+    cannot be a secret)."""
+    messages = getattr(err, "error_messages", None) or [str(err)]
+    text = "; ".join(str(m).rstrip(".") for m in messages)
+    found = _NAMED.match(str(err))
+    if found is None:
+        return text
+    name = found.group(1)
+    shown = "" if name in UNSHOWN or name not in values else f", got {values[name]!r}"
+    return f"{name}: {text}{shown}"

@@ -19,11 +19,12 @@ from sqlalchemy.engine import make_url
 from payments import config
 
 SESSION = uuid.uuid4().hex[:10]
+DEFAULTS = config.Settings()  # the service's own defaults
 
 
 def server_url() -> str:
     """DATABASE_URL as given (the database the session's own database is created beside)."""
-    return os.environ.get("DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+    return os.environ.get("DATABASE_URL", DEFAULTS.database_url)
 
 
 def _libpq(url: str) -> str:
@@ -86,9 +87,11 @@ def base_env(**overrides: str) -> dict[str, str]:
     env.update(
         {
             "DATABASE_URL": database_url(),
-            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "REDIS_URL": os.environ.get("REDIS_URL", DEFAULTS.redis_url),
             "DRAMATIQ_NAMESPACE": f"test-{SESSION}",
-            "KAFKA_BOOTSTRAP_SERVERS": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            "KAFKA_BOOTSTRAP_SERVERS": os.environ.get(
+                "KAFKA_BOOTSTRAP_SERVERS", DEFAULTS.kafka_bootstrap_servers
+            ),
             "KAFKA_GROUP_ID": f"test-bridge-{SESSION}",
             "FLASK_APP": "web:create_app",
             "PYTHONUNBUFFERED": "1",

@@ -77,3 +77,25 @@ def test_describe_hides_secrets() -> None:
 def test_malformed_setting_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("IDEMPOTENCY_SECRET", "short-secret"), ("DATABASE_URL", "mysql://u:pw-0123@db/x")],
+)
+def test_a_bad_secret_or_url_is_named_but_never_echoed(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name) as raised:
+        from_env({name: value})
+    assert value not in str(raised.value) and "pw-0123" not in str(raised.value)
+
+
+def test_a_bad_plain_value_is_echoed_to_help() -> None:
+    with pytest.raises(ConfigError, match="^STUCK_AFTER_SECONDS: .*, got '2'$"):
+        from_env({"STUCK_AFTER_SECONDS": "2"})
+
+
+def test_blank_means_default_and_values_are_trimmed() -> None:
+    settings = from_env({"MAIL_PORT": "  ", "KAFKA_GROUP_ID": " g1 ", "MAIL_PASSWORD": " p w "})
+    assert settings.mail_port == 8025
+    assert settings.kafka_group_id == "g1"
+    assert settings.mail_password == " p w "  # a password is read verbatim

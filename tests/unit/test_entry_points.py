@@ -34,4 +34,4 @@ def test_bad_setting_is_one_line_without_traceback(command: list[str]) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == ["configuration error: MAIL_PORT must be an integer, got 'not-a-port'"]
+    assert lines == ["configuration error: MAIL_PORT: Not a valid integer, got 'not-a-port'"]
