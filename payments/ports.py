@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from payments.domain.gateway_rule import Decision
@@ -101,6 +101,57 @@ class RefundStore(Protocol):
     def add(self, refund: Refund) -> None: ...
 
 
+@dataclass(frozen=True)
+class StoredKey:
+    """A live Idempotency-Key record: the request it belongs to and, once finished, its
+    response."""
+
+    request_hash: str
+    response_status: int | None
+    response_body: Any
+    payment_id: UUID | None
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether the first request has not finished yet."""
+        return self.response_status is None
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency-Key records on a unit of work's transaction. A record is live until it
+    expires; an in-flight one (no response yet) whose lease has passed may be taken over."""
+
+    def claim(
+        self, scope: str, key: str, request_hash: str, ttl: timedelta, lease: timedelta
+    ) -> UUID | None:
+        """Take the key for a new request; its claim id, or None when a live record holds it."""
+        ...
+
+    def get(self, scope: str, key: str) -> StoredKey | None:
+        """The live record of this key, or None."""
+        ...
+
+    def finish(
+        self,
+        scope: str,
+        key: str,
+        claim_id: UUID,
+        status: int,
+        body: Any,
+        payment_id: UUID | None,
+    ) -> bool:
+        """Store the claimed request's response; False if the claim was lost meanwhile."""
+        ...
+
+    def release(self, scope: str, key: str, claim_id: UUID) -> None:
+        """Forget an unfinished claim (its request failed), so that a retry can proceed."""
+        ...
+
+    def purge_expired(self, limit: int = 100) -> int:
+        """Delete up to `limit` expired records; how many went."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One atomic change: leaving the block without `commit()` rolls everything back; the
     events recorded by the aggregates become outbox messages in the same commit."""
@@ -121,6 +172,11 @@ class UnitOfWork(Protocol):
     @property
     def refunds(self) -> RefundStore:
         """Refunds and cancellations on this unit of work's transaction."""
+        ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore:
+        """Idempotency-Key records on this unit of work's transaction."""
         ...
 
     @property

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 
 from payments.config import Topics
 from payments.db import outbox_store
+from payments.db.idempotency_store import SqlIdempotencyStore
 from payments.db.refunds import SqlRefunds
 from payments.db.repository import SqlRepository
 from payments.domain.model import Payment
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
 
     repo: SqlRepository
     refunds: SqlRefunds
+    idempotency: SqlIdempotencyStore
     conn: Connection
 
     def __init__(self, engine: Engine, topics: Topics, clock: Callable[[], datetime] = utcnow):
@@ -57,6 +59,7 @@ class SqlUnitOfWork:
         self._tx = self.conn.begin()
         self.repo = SqlRepository(self.conn)
         self.refunds = SqlRefunds(self.conn, self.repo.seen)
+        self.idempotency = SqlIdempotencyStore(self.conn)
         self.messages: list[OutboxMessage] = []
         return self
 

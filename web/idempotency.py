@@ -30,8 +30,7 @@ from flask_babel import gettext as _
 from payments import bootstrap
 from payments.bootstrap import Container
 from payments.config import DEV_IDEMPOTENCY_SECRET
-from payments.db import idempotency_store as store
-from payments.uow import SqlUnitOfWork
+from payments.ports import StoredKey, UnitOfWork
 from web.problems import Problem
 from web.validation import N_, translate
 
@@ -59,14 +58,14 @@ class Claim:
     key: str
     claim_id: UUID
 
-    def finisher(self, render: Callable[[R], dict[str, Any]]) -> Callable[[SqlUnitOfWork, R], None]:
+    def finisher(self, render: Callable[[R], dict[str, Any]]) -> Callable[[UnitOfWork, R], None]:
         """A `before_commit` step storing the 201 response (of a payment or a refund) in the
         transaction that creates it."""
 
-        def finish(uow: SqlUnitOfWork, created: R) -> None:
+        def finish(uow: UnitOfWork, created: R) -> None:
             body = render(created)
-            if not store.finish(
-                uow.conn, self.scope, self.key, self.claim_id, 201, body, created.id
+            if not uow.idempotency.finish(
+                self.scope, self.key, self.claim_id, 201, body, created.id
             ):
                 raise in_flight()  # another request took the key over: this one must not commit
 
@@ -136,9 +135,9 @@ def begin(
     ttl = timedelta(hours=container.settings.idempotency_key_ttl_hours)
     for _attempt in range(CLAIM_ATTEMPTS):
         with container.uow() as uow:
-            store.purge_expired(uow.conn)
-            claim_id = store.claim(uow.conn, scope, key, fingerprint, ttl, LEASE)
-            stored = store.get(uow.conn, scope, key) if claim_id is None else None
+            uow.idempotency.purge_expired()
+            claim_id = uow.idempotency.claim(scope, key, fingerprint, ttl, LEASE)
+            stored = uow.idempotency.get(scope, key) if claim_id is None else None
             uow.commit()
         if claim_id is not None:
             return Claim(scope, key, claim_id)
@@ -148,7 +147,7 @@ def begin(
     raise in_flight()
 
 
-def answer(stored: store.StoredKey, fingerprint: str, collection: str = "/payments") -> Response:
+def answer(stored: StoredKey, fingerprint: str, collection: str = "/payments") -> Response:
     """The stored response again, marked as replayed; a 422 or 409 problem when it cannot be."""
     if stored.request_hash != fingerprint:
         raise Problem(
@@ -186,7 +185,7 @@ def released_on_error(container: Container, claim: Claim) -> Iterator[None]:
     except BaseException:
         try:
             with container.uow() as uow:
-                store.release(uow.conn, claim.scope, claim.key, claim.claim_id)
+                uow.idempotency.release(claim.scope, claim.key, claim.claim_id)
                 uow.commit()
         except Exception as err:  # e.g. the database is down: the lease frees the key later
             log.warning(

@@ -9,7 +9,6 @@ Every time comparison uses the database clock.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -18,23 +17,11 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, tuple_, upda
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from payments.db.tables import idempotency_keys as keys
+from payments.ports import StoredKey
+
+__all__ = ["SqlIdempotencyStore", "StoredKey"]
 
 PURGE_BATCH = 100
-
-
-@dataclass(frozen=True)
-class StoredKey:
-    """A live record: the request it belongs to and, once finished, its response."""
-
-    request_hash: str
-    response_status: int | None
-    response_body: Any
-    payment_id: UUID | None
-
-    @property
-    def in_flight(self) -> bool:
-        """Whether the first request has not finished yet."""
-        return self.response_status is None
 
 
 def claim(
@@ -127,3 +114,40 @@ def purge_expired(conn: Connection, limit: int = PURGE_BATCH) -> int:
     )
     result = conn.execute(delete(keys).where(tuple_(keys.c.scope, keys.c.key).in_(expired)))
     return result.rowcount
+
+
+class SqlIdempotencyStore:
+    """The `IdempotencyStore` port on a unit of work's connection (the functions above)."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def claim(
+        self, scope: str, key: str, request_hash: str, ttl: timedelta, lease: timedelta
+    ) -> UUID | None:
+        """See `claim`."""
+        return claim(self.conn, scope, key, request_hash, ttl, lease)
+
+    def get(self, scope: str, key: str) -> StoredKey | None:
+        """See `get`."""
+        return get(self.conn, scope, key)
+
+    def finish(
+        self,
+        scope: str,
+        key: str,
+        claim_id: UUID,
+        status: int,
+        body: Any,
+        payment_id: UUID | None,
+    ) -> bool:
+        """See `finish`."""
+        return finish(self.conn, scope, key, claim_id, status, body, payment_id)
+
+    def release(self, scope: str, key: str, claim_id: UUID) -> None:
+        """See `release`."""
+        release(self.conn, scope, key, claim_id)
+
+    def purge_expired(self, limit: int = PURGE_BATCH) -> int:
+        """See `purge_expired`."""
+        return purge_expired(self.conn, limit)

@@ -1,6 +1,7 @@
 """In-memory unit of work and repository: the fakes beside `SqlUnitOfWork`/`SqlRepository`.
 
-Same contract as the SQL ones, without a database: a unit of work sees what earlier ones
+Same contract as the SQL ones (and `MemoryIdempotencyStore` as `SqlIdempotencyStore`), without a
+database: a unit of work sees what earlier ones
 committed, its own writes vanish unless it commits, the unique keys (one transaction per
 payment, one terminal change per entity, one e-mail per kind) raise `AlreadyDone`, and a
 commit turns the recorded events into outbox messages. Row locks are not modelled: the
@@ -12,10 +13,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from payments.config import Topics
 from payments.db.repository import Progress
@@ -23,9 +24,23 @@ from payments.domain.model import Payment, Status, Transaction
 from payments.domain.refund import Cancellation, Refund
 from payments.errors import AlreadyDone
 from payments.event_records import OutboxMessage
+from payments.ports import StoredKey
 from payments.uow import collect_messages, utcnow
 
 A = TypeVar("A", Payment, Transaction, Refund)
+
+
+@dataclass
+class KeyRecord:
+    """One Idempotency-Key record of the fake."""
+
+    request_hash: str
+    claim_id: UUID
+    locked_at: datetime
+    expires_at: datetime
+    response_status: int | None = None
+    response_body: Any = None
+    payment_id: UUID | None = None
 
 
 @dataclass
@@ -40,6 +55,7 @@ class MemoryStore:
     redriven: set[UUID] = field(default_factory=set)
     refunds: dict[UUID, Refund] = field(default_factory=dict)
     cancellations: dict[str, Cancellation] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str], KeyRecord] = field(default_factory=dict)
 
     def snapshot(self) -> MemoryStore:
         """A deep copy: what a new unit of work starts from."""
@@ -165,11 +181,69 @@ def _stored(aggregate: A) -> A:
     return stored
 
 
+class MemoryIdempotencyStore:
+    """The `IdempotencyStore` port over a working copy of the store, on the unit of work's
+    clock (the SQL store uses the database's)."""
+
+    def __init__(self, data: MemoryStore, clock: Callable[[], datetime]) -> None:
+        self.records, self.clock = data.idempotency, clock
+
+    def claim(
+        self, scope: str, key: str, request_hash: str, ttl: timedelta, lease: timedelta
+    ) -> UUID | None:
+        now = self.clock()
+        held = self.records.get((scope, key))
+        if held is not None and held.expires_at > now:
+            abandoned = held.response_status is None and held.locked_at < now - lease
+            if not abandoned:
+                return None
+        claim_id = uuid4()
+        self.records[(scope, key)] = KeyRecord(request_hash, claim_id, now, now + ttl)
+        return claim_id
+
+    def get(self, scope: str, key: str) -> StoredKey | None:
+        record = self.records.get((scope, key))
+        if record is None or record.expires_at <= self.clock():
+            return None
+        return StoredKey(
+            record.request_hash, record.response_status, record.response_body, record.payment_id
+        )
+
+    def finish(
+        self,
+        scope: str,
+        key: str,
+        claim_id: UUID,
+        status: int,
+        body: Any,
+        payment_id: UUID | None,
+    ) -> bool:
+        record = self.records.get((scope, key))
+        if record is None or record.claim_id != claim_id or record.response_status is not None:
+            return False
+        record.response_status, record.response_body = status, copy.deepcopy(body)
+        record.payment_id = payment_id
+        return True
+
+    def release(self, scope: str, key: str, claim_id: UUID) -> None:
+        record = self.records.get((scope, key))
+        if record is not None and record.claim_id == claim_id and record.response_status is None:
+            del self.records[(scope, key)]
+
+    def purge_expired(self, limit: int = 100) -> int:
+        now = self.clock()
+        expired = [k for k, r in self.records.items() if r.expires_at <= now][:limit]
+        for k in expired:
+            del self.records[k]
+        return len(expired)
+
+
 class MemoryUnitOfWork:
     """The `UnitOfWork` port over a `MemoryStore`: all or nothing, like a transaction."""
 
     repo: MemoryRepository
     refunds: MemoryRefunds
+    idempotency: MemoryIdempotencyStore
 
     def __init__(
         self,
@@ -186,6 +260,7 @@ class MemoryUnitOfWork:
         self._working = self.store.snapshot()
         self.repo = MemoryRepository(self._working)
         self.refunds = MemoryRefunds(self._working, self.repo.seen)
+        self.idempotency = MemoryIdempotencyStore(self._working, self.clock)
         return self
 
     def __exit__(
