@@ -3,8 +3,6 @@ its own process group, with their peak memory recorded."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -40,7 +38,6 @@ class Service(ServiceProcess):
         super().__init__(name, argv, env, log_dir)
         self.name = name
         self.memory: list[memory.ProcMemory] = []
-        self._terminated = False
 
     def children(self) -> list[int]:
         """Pids of the group's processes other than the leader (forked workers)."""
@@ -54,23 +51,14 @@ class Service(ServiceProcess):
 
     def terminate(self) -> None:
         """Record peak memory and send SIGTERM to the group, without waiting."""
-        if self.alive():
-            self.sample_memory()
-            self.kill(signal.SIGTERM)
-            self._terminated = True
+        self.sample_memory()
+        super().terminate()
 
     def stop(self, timeout: float = 20) -> int | None:
         """Record peak memory, then SIGTERM the group (SIGKILL after `timeout`)."""
-        if self.proc is None:
-            return None
         if not self._terminated:
             self.sample_memory()
-            self.kill(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill(signal.SIGKILL)
-            return self.proc.wait(5)
+        return super().stop(timeout)
 
 
 def wait_ready(service: Service, url: str, timeout: float = 30) -> None:

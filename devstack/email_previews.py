@@ -9,8 +9,6 @@ name. The tests use `layout_of` to check the same e-mails at a phone's width.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -22,6 +20,8 @@ from html import escape, unescape
 from pathlib import Path
 from typing import Any
 
+from devstack import browser as chromium
+from devstack.browser import browser
 from payments.adapters.email_renderer import (
     KINDS,
     REFUND_KINDS,
@@ -37,17 +37,6 @@ from payments.ports import Email
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "docs" / "emails"
 LOCALES = {"en": ("USD", "en"), "pt_BR": ("BRL", "pt-BR"), "es": ("EUR", "es")}
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
 # Chromium as a mail client in dark mode draws it.
 DARK_FLAGS = ["--force-dark-mode", "--blink-settings=preferredColorScheme=0"]
 # Longer than most, as fans and promoters write them: the layout must hold them.
@@ -68,11 +57,6 @@ class Sample:
     @property
     def name(self) -> str:
         return f"{self.kind}-{self.locale}"
-
-
-def browser() -> str | None:
-    """Debian's Chromium, if installed."""
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def payment(locale: str, status: Status = Status.SUCCESS, **changes: object) -> Payment:
@@ -126,28 +110,13 @@ def samples(image_url: str | None = None) -> Iterator[Sample]:
             yield Sample(kind, locale, refunds(paid, kind, refund_of(paid, outcome)))
 
 
-def _chromium(args: list[str], timeout: float = 60) -> str:
-    binary = browser()
-    if binary is None:
-        raise RuntimeError("no Chromium (apt-get install chromium)")
-    with tempfile.TemporaryDirectory() as profile:
-        done = subprocess.run(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    return done.stdout
-
-
 def screenshot(html: str, path: Path, width: int = 680, dark: bool = False) -> Path:
     """A PNG of `html` as Chromium draws it `width` pixels wide (dark: a dark-mode client)."""
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "email.html"
         page.write_text(html, encoding="utf-8")
         height = _height(html, width)
-        _chromium(
+        chromium.run(
             [
                 *(DARK_FLAGS if dark else []),
                 f"--window-size={width},{height}",
@@ -202,7 +171,7 @@ def layout_of(html: str, width: int, dark: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "probe.html"
         page.write_text(probe, encoding="utf-8")
-        dom = _chromium(
+        dom = chromium.run(
             [
                 *(DARK_FLAGS if dark else []),
                 f"--window-size={max(width, 500) + 20},1000",

@@ -189,6 +189,7 @@ class ServiceProcess:
         self.label, self.argv, self.env, self.log_dir = label, list(argv), dict(env), log_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self._terminated = False
 
     @property
     def log_path(self) -> Path:
@@ -202,6 +203,7 @@ class ServiceProcess:
     def start(self) -> Self:
         """Start (again), from the repository's root."""
         self.starts += 1
+        self._terminated = False
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
@@ -225,11 +227,18 @@ class ServiceProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
 
+    def terminate(self) -> None:
+        """SIGTERM the group without waiting (`stop` then only waits)."""
+        if self.alive():
+            self.kill(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self, timeout: float = 15) -> int | None:
-        """SIGTERM the group, then SIGKILL after `timeout`; the exit code."""
+        """SIGTERM the group (once), then SIGKILL after `timeout`; the exit code."""
         if self.proc is None:
             return None
-        self.kill(signal.SIGTERM)
+        if not self._terminated:
+            self.kill(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -4,30 +4,17 @@ and the skip says why."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 
 import pytest
 from werkzeug.serving import make_server
 
+from devstack import browser
 from payments.bootstrap import bootstrap
 from payments.config import Settings
 
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--virtual-time-budget=15000",
-]
+BROWSER = browser.browser()
 
 
 @pytest.fixture
@@ -50,13 +37,7 @@ def served(settings: Settings) -> Iterator[str]:
     BROWSER is None, reason="no Chromium (apt-get install chromium): /docs not rendered"
 )
 def test_the_reference_lists_every_endpoint_in_a_real_browser(served: str) -> None:
-    with tempfile.TemporaryDirectory() as profile:
-        dom = subprocess.run(
-            [BROWSER, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", f"{served}/docs"],
-            capture_output=True,
-            text=True,
-            timeout=90,
-        ).stdout
+    dom = browser.run(["--virtual-time-budget=15000", "--dump-dom", f"{served}/docs"])
     assert "Ticket payments" in dom  # the document's title, rendered by Swagger UI
     for path in (
         "/payments",
