@@ -11,11 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api, cancellation, cpu, e2e, relay, report, settings
+from bench import api, cancellation, cpu, e2e, floor, history, relay, report, settings
 from bench.stack import BenchStack
 
 log = logging.getLogger("bench")
-PHASES = {"api": api.run, "relay": relay.run, "e2e": e2e.run, "cancel": cancellation.run}
+PHASES = {
+    "api": api.run,
+    "relay": relay.run,
+    "e2e": e2e.run,
+    "skeleton": floor.run,
+    "cancel": cancellation.run,
+    "history": history.run,
+}
 
 
 def _commit() -> str:

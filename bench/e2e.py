@@ -79,8 +79,14 @@ class Pipeline:
                 raise RuntimeError(f"{service.name} exited:\n{service.tail()}")
 
 
-def start(stack: BenchStack, bench: BenchSettings, phase: str) -> Pipeline:
-    """Start the SMTP server, the API, the relay, the bridge and the workers for one step.
+def start(
+    stack: BenchStack,
+    bench: BenchSettings,
+    phase: str,
+    commands: dict[str, list[str]] | None = None,
+) -> Pipeline:
+    """Start the SMTP server, the API, the relay, the bridge and the workers for one step
+    (`commands` replaces a process's command by name: the skeleton's).
 
     Each step has its own topics, consumer group and Dramatiq namespace (`phase`), so the
     backlog an overloaded step leaves behind never slows the next one.
@@ -102,18 +108,27 @@ def start(stack: BenchStack, bench: BenchSettings, phase: str) -> Pipeline:
     )
     smtp_argv = [sys.executable, "-m", "devstack.smtpsink", "--port", str(smtp_port),
                  "--receipts", str(mail_log)]  # fmt: skip
-    workers = worker_argv(bench.worker_processes, bench.worker_threads)
+    argv = {
+        "api": api_argv(api_port),
+        "relay": relay_argv(bench),
+        "bridge": BRIDGE_ARGV,
+        "worker": worker_argv(bench.worker_processes, bench.worker_threads),
+        **{
+            name: [a.replace("{port}", str(api_port)) for a in c]
+            for name, c in (commands or {}).items()
+        },
+    }
     services = {
         "smtp": Service("smtp", smtp_argv, env, log_dir),
-        "api": Service("api", api_argv(api_port), env, log_dir),
+        "api": Service("api", argv["api"], env, log_dir),
         **{
             "relay" if i == 0 else f"relay{i + 1}": Service(
-                f"relay{i + 1}", relay_argv(bench), env, log_dir
+                f"relay{i + 1}", argv["relay"], env, log_dir
             )
             for i in range(bench.relays)
         },
-        "bridge": Service("bridge", BRIDGE_ARGV, env, log_dir),
-        "worker": Service("worker", workers, env, log_dir),
+        "bridge": Service("bridge", argv["bridge"], env, log_dir),
+        "worker": Service("worker", argv["worker"], env, log_dir),
     }
     for service in services.values():
         service.start()

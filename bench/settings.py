@@ -1,11 +1,16 @@
 """The benchmark's knobs, from environment variables (the defaults are what `make bench` runs).
 
-- `BENCH_PHASES` (api,relay,e2e,cancel): which phases; a partial run writes its results under
-  `BENCH_LOG_DIR` (default `.run/bench`, also where every process logs) instead of `bench/`.
+- `BENCH_PHASES` (api,relay,e2e,skeleton,cancel,history): which phases; a partial run writes its
+  results under `BENCH_LOG_DIR` (default `.run/bench`, also where every process logs) instead
+  of `bench/`.
 - `BENCH_API_SECONDS` (15), `BENCH_API_CONNECTIONS` (32): the API load (wrk, else Python).
 - `WEB_CONCURRENCY` (2), `GUNICORN_THREADS` (4): the API's gunicorn workers and threads.
 - `BENCH_RELAY_ROWS` (20000), `BENCH_RELAYS` (1), `BENCH_RELAY_ARGS` (e.g. `--batch-size 1000`).
 - `BENCH_CANCEL_PAYMENTS` (100000): the paid payments of the cancel phase's event.
+- `BENCH_SKELETON_RATES` (100,200,400), `BENCH_SKELETON_SECONDS` (20): the skeleton pipeline's
+  loads (the floor, bench/skeleton.py).
+- `BENCH_HISTORY_PAYMENTS` (1000000), `BENCH_HISTORY_BACKLOG` (10000), `BENCH_HISTORY_RATE`
+  (50): the history phase's past payments, relay backlog and end-to-end load.
 - `BENCH_E2E_SECONDS` (30), `BENCH_E2E_RATES` (50,100,200), `BENCH_DRAIN_SECONDS` (15): the
   fixed end-to-end loads; then `BENCH_SUSTAIN_START` (300), `BENCH_SUSTAIN_STEP` (100) and
   `BENCH_SUSTAIN_TRIES` (3) for the search of the highest sustained rate.
@@ -35,7 +40,7 @@ def _ints(name: str, default: str) -> tuple[int, ...]:
 class BenchSettings:
     """How long, how hard and with how many processes each phase runs."""
 
-    phases: tuple[str, ...] = ("api", "relay", "e2e", "cancel")
+    phases: tuple[str, ...] = ("api", "relay", "e2e", "skeleton", "cancel", "history")
     api_seconds: int = 15
     api_connections: int = 32
     api_workers: int = 2
@@ -54,6 +59,11 @@ class BenchSettings:
     profile: bool = False
     profile_rate: int = 300
     extra_env: dict[str, str] = field(default_factory=dict)
+    history_payments: int = 1_000_000
+    history_backlog: int = 10_000
+    history_rate: int = 50
+    skeleton_rates: tuple[int, ...] = (100, 200, 400)
+    skeleton_seconds: int = 20
 
 
 def _extra_env() -> dict[str, str]:
@@ -85,4 +95,9 @@ def from_env() -> BenchSettings:
         profile=os.environ.get("BENCH_PROFILE", "").strip() in {"1", "true", "yes"},
         profile_rate=_int("BENCH_PROFILE_RATE", BenchSettings.profile_rate),
         extra_env=_extra_env(),
+        history_payments=_int("BENCH_HISTORY_PAYMENTS", BenchSettings.history_payments),
+        history_backlog=_int("BENCH_HISTORY_BACKLOG", BenchSettings.history_backlog),
+        history_rate=_int("BENCH_HISTORY_RATE", BenchSettings.history_rate),
+        skeleton_rates=_ints("BENCH_SKELETON_RATES", "100,200,400"),
+        skeleton_seconds=_int("BENCH_SKELETON_SECONDS", BenchSettings.skeleton_seconds),
     )

@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Select,
-    and_,
     any_,
     bindparam,
     delete,
@@ -53,22 +52,27 @@ def _message(row: Any) -> tuple[int, OutboxMessage]:
 
 @functools.cache
 def _claim_query(limit: int) -> Select[Any]:
-    """The claim statement for one batch size, built once (see `claim`)."""
+    """The claim statement for one batch size, built once (see `claim`).
+
+    A row is claimable when it is the first unpublished row of its key, asked as a scalar
+    subquery (one probe of the partial (message_key, id) index per candidate) rather than
+    as NOT EXISTS. The planner turns NOT EXISTS into an anti-join whose plan follows the
+    statistics, and statistics taken while nothing waited (the usual case) made it compare
+    every candidate with every unpublished row: 820 ms per batch of 500 over a backlog of
+    10,000 beside 400,000 retained rows, against 13 ms for this form (1.7 ms once analysed).
+    A scalar subquery is never flattened, so at worst it costs the batch size per candidate.
+    """
     earlier = aliased(outbox)
-    blocked = (
+    first_of_key = (
         select(earlier.c.id)
-        .where(
-            and_(
-                earlier.c.message_key == outbox.c.message_key,
-                earlier.c.id < outbox.c.id,
-                earlier.c.published_at.is_(None),
-            )
-        )
-        .exists()
+        .where(earlier.c.message_key == outbox.c.message_key, earlier.c.published_at.is_(None))
+        .order_by(earlier.c.message_key, earlier.c.id)
+        .limit(1)
+        .scalar_subquery()
     )
     return (
         select(outbox)
-        .where(outbox.c.published_at.is_(None), ~blocked)
+        .where(outbox.c.published_at.is_(None), outbox.c.id == first_of_key)
         .order_by(outbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 
 from devstack import procfile
 from devstack.procs import ROOT, ServiceProcess
 
+T = TypeVar("T")
 BIN = Path(sys.executable).parent  # the venv's commands (flask, dramatiq)
 __all__ = ["BIN", "ROOT", "Process", "wait_http", "wait_until"]
 
@@ -39,7 +42,9 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise AssertionError(f"{url} did not answer within {timeout}s")
 
 
-def wait_until(predicate, timeout: float = 30, interval: float = 0.1, message: str = ""):  # type: ignore[no-untyped-def]  # noqa: E501
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 30, interval: float = 0.1, message: str = ""
+) -> T:
     """Poll `predicate` until it returns a truthy value; return it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
