@@ -17,13 +17,14 @@ bridge_cli = AppGroup("bridge", help="The Kafka -> Dramatiq bridge.")
 @bridge_cli.command("run")
 def bridge_run() -> None:
     """Consume the topics and enqueue their actors until stopped (SIGTERM/SIGINT)."""
-    from bridge.consumer import Bridge, make_consumer, routes_for
+    from bridge.consumer import Batch, Bridge, make_consumer, routes_for
     from bridge.observe import BridgeMetrics
 
     container = bootstrap.current()
     settings = container.settings
     stop = stop_on_signals()
-    routes = routes_for(settings, container.broker)
+    batch = Batch(container.broker)
+    routes = routes_for(settings, batch)
     log.info(
         "bridge starting group=%s topics=%d metrics_port=%d settings=%s",
         settings.kafka_group_id,

@@ -3,7 +3,8 @@
 At least once, across restarts and rebalances:
 
 - Offsets are committed by hand, only after every record of the polled batch was enqueued
-  to Dramatiq (or logged and skipped as poison). A process killed before the commit leaves
+  to Dramatiq (or logged and skipped as poison). The batch's messages are enqueued together,
+  in one Redis round trip (`payments.queue.batch`). A process killed before the commit leaves
   the batch to whoever owns the partitions next; it is enqueued again (the actors are
   idempotent).
 - A failed enqueue (Redis down) rewinds every partition of the batch to its first record,
@@ -35,6 +36,7 @@ from payments import backoff
 from payments.config import Settings
 from payments.errors import PaymentsError
 from payments.queue import actors
+from payments.queue.batch import enqueue_many
 
 log = logging.getLogger("payments.bridge")
 
@@ -67,10 +69,12 @@ class BridgeHooks:
 
 @dataclass(frozen=True)
 class Route:
-    """Which actor a topic's events go to, and which field of the event is its argument."""
+    """Which actor a topic's events go to, and which field of the event is its argument;
+    `batch` holds what `enqueue` gathered until the polled batch is read through."""
 
     enqueue: Callable[..., Any]
     id_field: str
+    batch: Batch | None = None
 
 
 class PoisonMessage(PaymentsError):
@@ -98,27 +102,50 @@ def dispatch(record: Any, routes: Mapping[str, Route]) -> None:
     route.enqueue(entity_id, ce_id=header(record, "ce_id"))
 
 
-def routes_for(settings: Settings, broker: Any) -> dict[str, Route]:
-    """Topic -> actor, as contract section 5 says; enqueued by name on `broker`."""
+class Batch:
+    """The actor messages of one polled batch, enqueued together (one Redis round trip) when
+    the batch has been read through."""
 
-    def sender(actor: actors.ActorRef) -> Callable[..., Any]:
-        def enqueue(entity_id: str, ce_id: str | None = None) -> Any:
-            return actors.send(broker, actor, entity_id, ce_id=ce_id)
+    def __init__(self, broker: Any):
+        self.broker = broker
+        self.pending: list[Any] = []
+
+    def sender(self, actor: actors.ActorRef) -> Callable[..., None]:
+        """An enqueue for `actor` that waits for `flush`."""
+
+        def enqueue(entity_id: str, ce_id: str | None = None) -> None:
+            self.pending.append(actor.message(entity_id, ce_id=ce_id))
 
         return enqueue
 
+    def flush(self) -> None:
+        """Enqueue everything pending, in order (raises, sending nothing more, on failure)."""
+        pending, self.pending = self.pending, []
+        enqueue_many(self.broker, pending)
+
+    def discard(self) -> None:
+        """Forget what is pending (the batch is being rewound)."""
+        self.pending = []
+
+
+def routes_for(settings: Settings, batch: Batch) -> dict[str, Route]:
+    """Topic -> actor, as contract section 5 says; enqueued by name, a batch at a time."""
+
+    def route(actor: actors.ActorRef, id_field: str) -> Route:
+        return Route(batch.sender(actor), id_field, batch)
+
     t = settings.topics
     return {
-        t.payment_created: Route(sender(actors.CREATE_TRANSACTION), "payment_id"),
-        t.transaction_created: Route(sender(actors.PROCESS_TRANSACTION), "transaction_id"),
-        t.transaction_succeeded: Route(sender(actors.SETTLE_PAYMENT), "transaction_id"),
-        t.transaction_failed: Route(sender(actors.SETTLE_PAYMENT), "transaction_id"),
-        t.payment_succeeded: Route(sender(actors.SEND_PAYMENT_EMAIL), "payment_id"),
-        t.payment_failed: Route(sender(actors.SEND_PAYMENT_EMAIL), "payment_id"),
-        t.refund_pending: Route(sender(actors.PROCESS_REFUND), "refund_id"),
-        t.refund_succeeded: Route(sender(actors.SEND_REFUND_EMAIL), "refund_id"),
-        t.refund_failed: Route(sender(actors.SEND_REFUND_EMAIL), "refund_id"),
-        t.event_cancelled: Route(sender(actors.REFUND_CANCELLED_EVENT), "event_id"),
+        t.payment_created: route(actors.CREATE_TRANSACTION, "payment_id"),
+        t.transaction_created: route(actors.PROCESS_TRANSACTION, "transaction_id"),
+        t.transaction_succeeded: route(actors.SETTLE_PAYMENT, "transaction_id"),
+        t.transaction_failed: route(actors.SETTLE_PAYMENT, "transaction_id"),
+        t.payment_succeeded: route(actors.SEND_PAYMENT_EMAIL, "payment_id"),
+        t.payment_failed: route(actors.SEND_PAYMENT_EMAIL, "payment_id"),
+        t.refund_pending: route(actors.PROCESS_REFUND, "refund_id"),
+        t.refund_succeeded: route(actors.SEND_REFUND_EMAIL, "refund_id"),
+        t.refund_failed: route(actors.SEND_REFUND_EMAIL, "refund_id"),
+        t.event_cancelled: route(actors.REFUND_CANCELLED_EVENT, "event_id"),
     }
 
 
@@ -180,6 +207,8 @@ class Bridge:
         self.routes = routes
         self.retry = retry or backoff.Backoff()
         self.hooks = hooks or BridgeHooks()
+        # Every batch the routes gather into, flushed once the polled records are read.
+        self.batches = list({id(r.batch): r.batch for r in routes.values() if r.batch}.values())
         self.enqueued = 0
         self.skipped = 0
         self.unassigned_s = 0.0  # how long the current consumer has held no partition
@@ -187,18 +216,25 @@ class Bridge:
     def handle_batch(self, consumer: Any, batch: Mapping[TopicPartition, list[Any]]) -> int:
         """Enqueue every record of a polled batch, then commit; rewind and raise on failure."""
         count = 0
-        for tp, records in batch.items():
-            for record in records:
-                try:
-                    dispatch(record, self.routes)
-                    count += 1
-                except PoisonMessage as err:
-                    self.skipped += 1
-                    self.hooks.on_skipped()
-                    log.error("skipping %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, err)
-                except Exception:
-                    self._rewind(consumer, batch)
-                    raise
+        try:
+            for tp, records in batch.items():
+                for record in records:
+                    try:
+                        dispatch(record, self.routes)
+                        count += 1
+                    except PoisonMessage as err:
+                        self.skipped += 1
+                        self.hooks.on_skipped()
+                        log.error(
+                            "skipping %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, err
+                        )
+            for gathered in self.batches:
+                gathered.flush()
+        except Exception:
+            for gathered in self.batches:
+                gathered.discard()
+            self._rewind(consumer, batch)
+            raise
         self.enqueued += count
         self.hooks.on_enqueued(count)
         try:

@@ -57,9 +57,3 @@ QUEUES = tuple(dict.fromkeys(actor.queue for actor in ALL))
 def send(broker: dramatiq.Broker, actor: ActorRef, entity_id: str, **options: Any) -> Any:
     """Enqueue one message for `actor` on `broker` (no actor need be declared here)."""
     return broker.enqueue(actor.message(entity_id, **options))
-
-
-def send_many(broker: dramatiq.Broker, messages: list[Message[Any]]) -> None:
-    """Enqueue several messages, in order."""
-    for message in messages:
-        broker.enqueue(message)

@@ -11,8 +11,9 @@ import pytest
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError
 
-from bridge.consumer import Bridge, Route
+from bridge.consumer import Batch, Bridge, Route, routes_for
 from payments import backoff
+from payments.config import Settings, Topics
 
 
 @dataclass
@@ -193,3 +194,49 @@ def test_run_retries_when_the_consumer_cannot_be_built(journal, queue, monkeypat
     Bridge(factory, {"T": Route(queue, "payment_id")}).run(stop)
     assert len(attempts) == 3
     assert journal == [("enqueue", "a", "ce-a"), "commit"]
+
+
+class RecordingBroker:
+    """A broker that journals what it enqueues, or fails while `down` (as Redis refusing)."""
+
+    def __init__(self, journal: list[Any]):
+        self.journal = journal
+        self.down = False
+
+    def enqueue(self, message: Any) -> Any:
+        if self.down:
+            raise ConnectionError("redis down")
+        self.journal.append(("enqueue", message.actor_name, message.args[0]))
+        return message
+
+
+def batched_bridge(journal: list[Any]) -> tuple[Bridge, RecordingBroker, Batch]:
+    broker = RecordingBroker(journal)
+    batch = Batch(broker)
+    routes = routes_for(Settings(topics=Topics(payment_created="T")), batch)
+    return Bridge(lambda: None, routes, backoff.Backoff(0.001, 0.01)), broker, batch
+
+
+def test_a_batch_is_enqueued_at_once_after_it_was_read_then_committed(journal) -> None:
+    bridge_, _, batch = batched_bridge(journal)
+    polled = {TP0: [record("T", 0, 5, "a"), record("T", 0, 6, "b")], TP1: [record("T", 1, 9, "c")]}
+
+    assert bridge_.handle_batch(FakeConsumer(journal, []), polled) == 3
+    assert journal == [
+        ("enqueue", "create_transaction", "a"),
+        ("enqueue", "create_transaction", "b"),
+        ("enqueue", "create_transaction", "c"),
+        "commit",
+    ]
+    assert batch.pending == []
+
+
+def test_a_failed_batch_enqueue_rewinds_commits_nothing_and_keeps_nothing(journal) -> None:
+    bridge_, broker, batch = batched_bridge(journal)
+    broker.down = True
+    polled = {TP0: [record("T", 0, 5, "a")], TP1: [record("T", 1, 9, "c")]}
+
+    with pytest.raises(ConnectionError):
+        bridge_.handle_batch(FakeConsumer(journal, []), polled)
+    assert sorted(journal) == [("seek", 0, 5), ("seek", 1, 9)]
+    assert batch.pending == []  # the next poll starts afresh from the rewind
