@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from bench import loadgen, profiler, raw_pg, wrk
+from bench import floor, loadgen, profiler, raw_pg, wrk
 from bench.payloads import payment_body, post_request
 from bench.procs import Service, api_argv, wait_ready
 from bench.settings import BenchSettings
@@ -62,6 +62,25 @@ def _limiter_cost(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
     return load
 
 
+def _minimal_endpoint(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
+    """The same load on the floor: a minimal Flask + psycopg endpoint writing the same two rows
+    in one transaction (bench.skeleton), under the same gunicorn settings."""
+    port = free_port()
+    env = stack.env("api", WEB_CONCURRENCY=str(bench.api_workers),
+                    GUNICORN_THREADS=str(bench.api_threads))  # fmt: skip
+    argv = floor.commands(bench)["api"]
+    api = Service("api-minimal", [a.replace("{port}", str(port)) for a in argv], env,
+                  stack.log_dir).start()  # fmt: skip
+    try:
+        wait_ready(api, f"http://127.0.0.1:{port}/healthz")
+        _load(port, bench.api_connections, 3, stack)
+        load = _load(port, bench.api_connections, bench.api_seconds, stack)
+        log.info("minimal endpoint: %.0f req/s (%s failed)", load["per_s"], load["failed"])
+    finally:
+        api.stop()
+    return load
+
+
 def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
     """Raw PostgreSQL commits/s, then the API's 201s/s, same rows, same concurrency."""
     settings = stack.settings("api")
@@ -95,8 +114,11 @@ def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
     finally:
         api.stop()
     limited = _limiter_cost(stack, bench)
+    minimal = _minimal_endpoint(stack, bench)
     result = {
         "api": load,
+        "minimal_endpoint": minimal,
+        "minimal_ratio": load["per_s"] / minimal["per_s"] if minimal["per_s"] else 0.0,
         "api_rate_limited": limited,
         "limiter_cost_ratio": limited["per_s"] / load["per_s"] if load["per_s"] else 0.0,
         "raw_pg": raw,

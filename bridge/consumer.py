@@ -50,6 +50,10 @@ RECREATE_AFTER = 5
 JOIN_GRACE_S = 8.0
 # Subscribed this long without a single partition: say so loudly (and again every as long).
 UNASSIGNED_ALARM_S = 30.0
+# ... and this long: give up this member (without LeaveGroup, see JOIN_GRACE_S) and join
+# again as a new one. Whatever the group does, payments still move meanwhile: the relay's
+# janitor re-drives every payment idle for STUCK_AFTER_SECONDS straight from PostgreSQL.
+REJOIN_AFTER_S = 90.0
 
 
 def _ignore(*_args: Any) -> None:
@@ -212,6 +216,7 @@ class Bridge:
         self.enqueued = 0
         self.skipped = 0
         self.unassigned_s = 0.0  # how long the current consumer has held no partition
+        self.rejoins = 0  # consumers given up for holding no partition
 
     def handle_batch(self, consumer: Any, batch: Mapping[TopicPartition, list[Any]]) -> int:
         """Enqueue every record of a polled batch, then commit; rewind and raise on failure."""
@@ -285,6 +290,15 @@ class Bridge:
                                 self.unassigned_s,
                             )
                     self.hooks.on_assignment(held, self.unassigned_s)
+                    if self.unassigned_s >= REJOIN_AFTER_S:
+                        log.error(
+                            "bridge still without a partition after %.0fs: joining again as a "
+                            "new member",
+                            self.unassigned_s,
+                        )
+                        _close_without_leaving(consumer)
+                        consumer = None
+                        self.rejoins += 1
                     failures = self.retry.reset()
                     if failures:
                         log.info("bridge recovered after %d failed attempts", failures)
@@ -329,8 +343,15 @@ def _close_settled(consumer: Any) -> None:
             consumer.poll(timeout_ms=200)
     if not _assigned(consumer):
         log.warning("bridge stopping before it joined its group: leaving without LeaveGroup")
-        with contextlib.suppress(AttributeError):  # kafka-python's coordinator, by name
-            consumer._coordinator.maybe_leave_group = lambda *args, **kwargs: None
+        _close_without_leaving(consumer)
+    else:
+        _close(consumer)
+
+
+def _close_without_leaving(consumer: Any) -> None:
+    """Close without LeaveGroup: the group drops this member after its session timeout."""
+    with contextlib.suppress(AttributeError):  # kafka-python's coordinator, by name
+        consumer._coordinator.maybe_leave_group = lambda *args, **kwargs: None
     _close(consumer)
 
 

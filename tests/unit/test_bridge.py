@@ -240,3 +240,54 @@ def test_a_failed_batch_enqueue_rewinds_commits_nothing_and_keeps_nothing(journa
         bridge_.handle_batch(FakeConsumer(journal, []), polled)
     assert sorted(journal) == [("seek", 0, 5), ("seek", 1, 9)]
     assert batch.pending == []  # the next poll starts afresh from the rewind
+
+
+class UnassignedConsumer(FakeConsumer):
+    """Subscribed, but its group never gives it a partition."""
+
+    def __init__(self, journal: list[Any]):
+        super().__init__(journal, [])
+        self.coordinator_left: list[bool] = []
+
+        class Coordinator:
+            def maybe_leave_group(inner, *args: Any, **kwargs: Any) -> None:  # noqa: N805
+                self.coordinator_left.append(True)
+
+        self._coordinator = Coordinator()
+
+    def assignment(self) -> set[TopicPartition]:
+        return set()
+
+    def close(self, autocommit: bool = True) -> None:
+        self._coordinator.maybe_leave_group()
+        super().close(autocommit)
+
+
+def test_a_bridge_without_partitions_alarms_then_joins_again_as_a_new_member(
+    journal, queue, monkeypatch
+) -> None:
+    from bridge import consumer as module
+
+    monkeypatch.setattr(module, "UNASSIGNED_ALARM_S", 0.05)
+    monkeypatch.setattr(module, "REJOIN_AFTER_S", 0.2)
+    monkeypatch.setattr(module, "JOIN_GRACE_S", 0.1)
+    built: list[UnassignedConsumer] = []
+    seen: list[tuple[int, float]] = []
+
+    def factory() -> UnassignedConsumer:
+        built.append(UnassignedConsumer(journal))
+        return built[-1]
+
+    stop = threading.Event()
+    hooks = module.BridgeHooks(on_assignment=lambda held, idle: seen.append((held, idle)))
+    bridge_ = Bridge(factory, {"T": Route(queue, "payment_id")}, hooks=hooks)
+    runner = threading.Thread(target=bridge_.run, args=(stop,))
+    runner.start()
+    module.time.sleep(0.7)
+    stop.set()
+    runner.join(15)
+
+    assert bridge_.rejoins >= 2 and len(built) >= 3
+    assert all(c.closed for c in built[:-1])
+    assert not any(c.coordinator_left for c in built[:-1])  # gone without LeaveGroup
+    assert max(idle for _, idle in seen) >= 0.2 and {held for held, _ in seen} == {0}
