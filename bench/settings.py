@@ -7,13 +7,13 @@
 - `WEB_CONCURRENCY` (2), `GUNICORN_THREADS` (4): the API's gunicorn workers and threads.
 - `BENCH_RELAY_ROWS` (20000), `BENCH_RELAYS` (1), `BENCH_RELAY_ARGS` (e.g. `--batch-size 1000`).
 - `BENCH_CANCEL_PAYMENTS` (100000): the paid payments of the cancel phase's event.
-- `BENCH_SKELETON_RATES` (100,200,400), `BENCH_SKELETON_SECONDS` (20): the skeleton pipeline's
+- `BENCH_SKELETON_RATES` (100,150,200), `BENCH_SKELETON_SECONDS` (20): the skeleton pipeline's
   loads (the floor, bench/skeleton.py).
 - `BENCH_HISTORY_PAYMENTS` (1000000), `BENCH_HISTORY_BACKLOG` (10000), `BENCH_HISTORY_RATE`
   (50): the history phase's past payments, relay backlog and end-to-end load.
-- `BENCH_E2E_SECONDS` (30), `BENCH_E2E_RATES` (50,100,200), `BENCH_DRAIN_SECONDS` (15): the
-  fixed end-to-end loads; then `BENCH_SUSTAIN_START` (300), `BENCH_SUSTAIN_STEP` (100) and
-  `BENCH_SUSTAIN_TRIES` (3) for the search of the highest sustained rate.
+- `BENCH_E2E_SECONDS` (20), `BENCH_E2E_RATES` (50,100,200), `BENCH_DRAIN_SECONDS` (15): the
+  fixed end-to-end loads; then `BENCH_SUSTAIN_START` (150), `BENCH_SUSTAIN_STEP` (50) and
+  `BENCH_SUSTAIN_TRIES` (2) for the search of the highest sustained rate.
 - `BENCH_WORKER_PROCESSES` (2), `BENCH_WORKER_THREADS` (8): `dramatiq tasks -p -t`.
 - `BENCH_LOG_LEVEL` (INFO): the services' log level, as in production.
 - `BENCH_PROFILE=1`: py-spy profiles of the API and relay phases and of every process during
@@ -48,11 +48,11 @@ class BenchSettings:
     relay_rows: int = 20_000
     relays: int = 1
     relay_args: tuple[str, ...] = ()
-    e2e_seconds: int = 30
+    e2e_seconds: int = 20
     e2e_rates: tuple[int, ...] = (50, 100, 200)
-    sustain_start: int = 300
-    sustain_step: int = 100
-    sustain_tries: int = 3
+    sustain_start: int = 150
+    sustain_step: int = 50
+    sustain_tries: int = 2
     drain_seconds: int = 15
     worker_processes: int = 2
     worker_threads: int = 8
@@ -62,7 +62,7 @@ class BenchSettings:
     history_payments: int = 1_000_000
     history_backlog: int = 10_000
     history_rate: int = 50
-    skeleton_rates: tuple[int, ...] = (100, 200, 400)
+    skeleton_rates: tuple[int, ...] = (100, 150, 200)
     skeleton_seconds: int = 20
 
 
@@ -98,6 +98,6 @@ def from_env() -> BenchSettings:
         history_payments=_int("BENCH_HISTORY_PAYMENTS", BenchSettings.history_payments),
         history_backlog=_int("BENCH_HISTORY_BACKLOG", BenchSettings.history_backlog),
         history_rate=_int("BENCH_HISTORY_RATE", BenchSettings.history_rate),
-        skeleton_rates=_ints("BENCH_SKELETON_RATES", "100,200,400"),
+        skeleton_rates=_ints("BENCH_SKELETON_RATES", "100,150,200"),
         skeleton_seconds=_int("BENCH_SKELETON_SECONDS", BenchSettings.skeleton_seconds),
     )
