@@ -51,3 +51,9 @@ def child_exit(server: object, worker: object) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+# gunicorn 27's control socket sits at one path per user (~/.gunicorn/gunicorn.ctl): several
+# API processes on one machine (the tests, the bench, a second instance) would take it from
+# each other. Nothing here uses it.
+control_socket_disable = True

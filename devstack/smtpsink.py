@@ -35,6 +35,8 @@ class Sink:
         self.lock = threading.Lock()
         self.messages: list[EmailMessage] = []
         self.arrivals: list[float] = []  # wall time each kept message arrived, in order
+        # (arrival time, To, Message-ID) of each kept message, read once on arrival
+        self.received: list[tuple[float, str, str]] = []
         self._counter = itertools.count(1)
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
@@ -52,6 +54,8 @@ class Sink:
                 if self.keep:
                     self.messages.append(message)
                     self.arrivals.append(now)
+                    mid = str(message["Message-ID"] or "").strip()
+                    self.received.append((now, str(message["To"]), mid))
                 number = next(self._counter)
             if self.directory is not None:
                 self._store(data, message, envelope, number)

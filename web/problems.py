@@ -11,6 +11,10 @@ PROBLEM_TYPE_BASE = "/problems/"
 MEDIA_TYPE = "application/problem+json"
 
 
+# The attribute a response carries its own Retry-After in, out of reach of the rate limiter.
+OWN_RETRY_AFTER = "own_retry_after"
+
+
 class Problem(Exception):
     """An error to answer with; raise it from a view, `errors` turns it into the response."""
 
@@ -45,6 +49,8 @@ class Problem(Exception):
         """The `application/problem+json` response."""
         response = Response(json.dumps(self.body()), self.status, mimetype=MEDIA_TYPE)
         response.headers.update(self.headers)
+        if "Retry-After" in self.headers:  # kept through the rate limiter (web.ratelimit)
+            setattr(response, OWN_RETRY_AFTER, self.headers["Retry-After"])
         return response
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-from flask import Blueprint, Flask, current_app, has_app_context, request
+from flask import Blueprint, Flask, Response, current_app, has_app_context, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from prometheus_client import CollectorRegistry, Counter
 
 from payments import bootstrap
 from payments.config import Settings
+from web import problems
 from web.auth import ANONYMOUS, bearer_token, matching_key, scope_of
 
 log = logging.getLogger("payments.ratelimit")
@@ -80,6 +81,9 @@ def init_app(app: Flask, settings: Settings, registry: CollectorRegistry) -> Lim
     limiter_log = logging.getLogger("flask-limiter")
     if _fail_open not in limiter_log.filters:
         limiter_log.addFilter(_fail_open)
+    # Registered before the limiter, so that it runs after the limiter's own hook (Flask runs
+    # them in reverse): see `_keep_own_retry_after`.
+    app.after_request(_keep_own_retry_after)
     limiter = Limiter(
         caller_key,
         app=app,
@@ -101,6 +105,21 @@ def init_app(app: Flask, settings: Settings, registry: CollectorRegistry) -> Lim
     app.extensions[ERRORS] = errors
     app.extensions[EXTENSION] = limiter
     return limiter
+
+
+def _keep_own_retry_after(response: Response) -> Response:
+    """Flask-Limiter rewrites every response's Retry-After to the seconds left in its window,
+    truncated: a 409's or 503's "retry in 1 s" became "0", and clients retried at once (and
+    ran into the limit). Only a 429 says when the limit allows again; every other response
+    keeps its own hint, or gets none."""
+    if response.status_code == 429:
+        return response
+    own = getattr(response, problems.OWN_RETRY_AFTER, None)
+    if own is not None:
+        response.headers["Retry-After"] = own
+    else:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def limit(app: Flask, blueprint: Blueprint) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -45,11 +44,8 @@ class StampingSmtp(SmtpServer):
 
     def received(self, recipient: str) -> list[tuple[float, str]]:
         """(arrival time, Message-ID) of every message to `recipient`."""
-        return [(at, _mid(m)) for at, m in self.handler.kept() if str(m["To"]) == recipient]
-
-
-def _mid(message: EmailMessage) -> str:
-    return str(message["Message-ID"] or "").strip()
+        with self.handler.lock:
+            return [(at, mid) for at, to, mid in self.handler.received if to == recipient]
 
 
 @dataclass

@@ -107,3 +107,20 @@ def test_a_redis_that_does_not_answer_lets_payments_through(
     scraped = client.get("/metrics").get_data(as_text=True)
     line = next(x for x in scraped.splitlines() if x.startswith("ratelimit_storage_errors_total"))
     assert float(line.split()[-1]) >= 3
+
+
+def test_the_limiter_leaves_a_problems_own_retry_after_alone(settings: Settings) -> None:
+    """Flask-Limiter rewrites Retry-After on every response; a 503's "retry in 5 s" must reach
+    the client as such (it came out as "0" or "4"), and a 201 carries none."""
+    namespace = f"test-rl-{uuid.uuid4().hex[:8]}"
+    down = f"postgresql+psycopg://root@127.0.0.1:{env.free_port()}/nowhere"
+    app = _app(settings, rate_limit="100/minute", dramatiq_namespace=namespace,
+               database_url=down)  # fmt: skip
+    unavailable = app.test_client().post("/payments", json=payment_body())
+    assert unavailable.status_code == 503
+    assert unavailable.headers["Retry-After"] == "5"
+    assert unavailable.headers["X-RateLimit-Limit"] == "100"  # the limiter did count it
+
+    healthy = _app(settings, rate_limit="100/minute", dramatiq_namespace=namespace)
+    created = healthy.test_client().post("/payments", json=payment_body())
+    assert created.status_code == 201 and "Retry-After" not in created.headers
