@@ -14,7 +14,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def test_pictures_are_drawn_and_linked(tmp_path: Path) -> None:
     results = json.loads((ROOT / "bench" / "results.json").read_text())
     steps = results["e2e"]["steps"]
-    assert any(s["latency"]["p99_ms"] == float("inf") for s in steps)  # unfinished: not drawn
+    steps[-1]["latency"]["p99_ms"] = float("inf")  # an unfinished percentile is left out
     text = report.write(results, tmp_path)
     for name in (charts.LATENCY_PNG, charts.CPU_PNG):
         picture = tmp_path / name
