@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench import floor, loadgen, profiler, raw_pg, wrk
@@ -45,40 +46,39 @@ def _load(port: int, connections: int, seconds: int, stack: BenchStack) -> dict[
 LIMIT_NEVER_REACHED = "1000000/second"
 
 
-def _limiter_cost(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
-    """The same load on an API whose rate limiter counts every request in Redis."""
+def _loaded(
+    stack: BenchStack,
+    bench: BenchSettings,
+    name: str,
+    argv: Callable[[int], list[str]],
+    **env: str,
+) -> dict[str, Any]:
+    """The API phase's load (after a 3 s warm-up) on the server `argv(port)` starts."""
     port = free_port()
-    env = stack.env("api", WEB_CONCURRENCY=str(bench.api_workers),
-                    GUNICORN_THREADS=str(bench.api_threads),
-                    RATE_LIMIT=LIMIT_NEVER_REACHED)  # fmt: skip
-    api = Service("api-limited", api_argv(port), env, stack.log_dir).start()
+    environ = stack.env("api", WEB_CONCURRENCY=str(bench.api_workers),
+                        GUNICORN_THREADS=str(bench.api_threads), **env)  # fmt: skip
+    api = Service(name, argv(port), environ, stack.log_dir).start()
     try:
         wait_ready(api, f"http://127.0.0.1:{port}/healthz")
         _load(port, bench.api_connections, 3, stack)
         load = _load(port, bench.api_connections, bench.api_seconds, stack)
-        log.info("API with the rate limiter: %.0f req/s (%s failed)", load["per_s"], load["failed"])
+        log.info("%s: %.0f req/s (%s failed)", name, load["per_s"], load["failed"])
     finally:
         api.stop()
     return load
+
+
+def _limiter_cost(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
+    """The same load on an API whose rate limiter counts every request in Redis."""
+    return _loaded(stack, bench, "api-limited", api_argv, RATE_LIMIT=LIMIT_NEVER_REACHED)
 
 
 def _minimal_endpoint(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
     """The same load on the floor: a minimal Flask + psycopg endpoint writing the same two rows
     in one transaction (bench.skeleton), under the same gunicorn settings."""
-    port = free_port()
-    env = stack.env("api", WEB_CONCURRENCY=str(bench.api_workers),
-                    GUNICORN_THREADS=str(bench.api_threads))  # fmt: skip
-    argv = floor.commands(bench)["api"]
-    api = Service("api-minimal", [a.replace("{port}", str(port)) for a in argv], env,
-                  stack.log_dir).start()  # fmt: skip
-    try:
-        wait_ready(api, f"http://127.0.0.1:{port}/healthz")
-        _load(port, bench.api_connections, 3, stack)
-        load = _load(port, bench.api_connections, bench.api_seconds, stack)
-        log.info("minimal endpoint: %.0f req/s (%s failed)", load["per_s"], load["failed"])
-    finally:
-        api.stop()
-    return load
+    template = floor.commands(bench)["api"]
+    return _loaded(stack, bench, "api-minimal",
+                   lambda port: [a.replace("{port}", str(port)) for a in template])  # fmt: skip
 
 
 def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:

@@ -12,8 +12,10 @@ class SmtpServer(SmtpSink):
     """devstack's SMTP sink, keeping every message; `wait_for` waits for a recipient's."""
 
     def for_recipient(self, address: str) -> list[EmailMessage]:
-        """The messages to `address` so far."""
-        return [m for m in self.messages if m["To"] == address]
+        """The messages to `address` so far (their To read once, on arrival)."""
+        with self.handler.lock:
+            pairs = zip(self.handler.received, self.handler.messages, strict=True)
+            return [message for (_, to, _), message in pairs if to == address]
 
     def wait_for(self, address: str, count: int = 1, timeout: float = 30) -> list[EmailMessage]:
         """Wait until `count` messages reached `address`; return them."""
