@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from devstack import browser as chromium
-from devstack.browser import browser
 from payments.adapters.email_renderer import (
     KINDS,
     REFUND_KINDS,
@@ -209,7 +208,7 @@ def write_previews(out_dir: Path = OUT_DIR) -> list[Path]:
 def main(argv: list[str]) -> int:
     """Write the previews; exit 1 with one line when Chromium is missing."""
     out_dir = Path(argv[0]) if argv else OUT_DIR
-    if browser() is None:
+    if chromium.browser() is None:
         print("email previews: no Chromium (apt-get install chromium)", file=sys.stderr)
         return 1
     for path in write_previews(out_dir):

@@ -108,23 +108,6 @@ class Child:
         return json.dumps({**record, **self.meta})
 
 
-def stop_all(children: Sequence[Child], signum: int | None = None, timeout: float = 20.0) -> None:
-    """Signal every child at once (`signum` or its own stop signal), wait, then kill leftovers."""
-    for child in children:
-        if child.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child.pid, signum if signum is not None else child.stop_signal)
-    wait_until(lambda: not any(child.alive() for child in children), timeout, 0.1)
-    for child in children:
-        if child.alive():
-            log(f"{child.name} (pid {child.pid}) did not stop in {timeout:.0f}s; killing it")
-        child.kill()
-        if child.popen is not None:
-            code = child.popen.returncode
-            how = f"by {signal.Signals(-code).name}" if code < 0 else f"with exit code {code}"
-            log(f"{child.name} stopped {how}")
-
-
 def pump(stream: IO[bytes], prefix: str, out: IO[str]) -> threading.Thread:
     """Copy `stream` to `out` line by line, each line prefixed (in a daemon thread)."""
 

@@ -34,7 +34,6 @@ class Sink:
         self.keep, self.directory, self.receipts = keep, directory, receipts
         self.lock = threading.Lock()
         self.messages: list[EmailMessage] = []
-        self.arrivals: list[float] = []  # wall time each kept message arrived, in order
         # (arrival time, To, Message-ID) of each kept message, read once on arrival
         self.received: list[tuple[float, str, str]] = []
         self._counter = itertools.count(1)
@@ -53,7 +52,6 @@ class Sink:
             with self.lock:
                 if self.keep:
                     self.messages.append(message)
-                    self.arrivals.append(now)
                     mid = str(message["Message-ID"] or "").strip()
                     self.received.append((now, str(message["To"]), mid))
                 number = next(self._counter)
@@ -71,11 +69,6 @@ class Sink:
             f"mail from={envelope.mail_from} to={recipients} subject={subject!r} file={name}",
             flush=True,
         )
-
-    def kept(self) -> list[tuple[float, EmailMessage]]:
-        """(arrival time, message) of every kept message, in arrival order."""
-        with self.lock:
-            return list(zip(self.arrivals, self.messages, strict=True))
 
 
 class SmtpSink:
@@ -101,7 +94,8 @@ class SmtpSink:
     @property
     def messages(self) -> list[EmailMessage]:
         """Every kept message, in arrival order."""
-        return [message for _, message in self.handler.kept()]
+        with self.handler.lock:
+            return list(self.handler.messages)
 
 
 def start(host: str, port: int, directory: Path) -> SmtpSink:

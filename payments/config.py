@@ -219,8 +219,8 @@ def _read(env: Env) -> Settings:
         default_currency=env.str(
             "DEFAULT_CURRENCY",
             d.default_currency,
-            validate=_check(lambda v: _is_currency(v.upper()), "must be an ISO 4217 code"),
-        ).upper(),
+            validate=_check(_is_currency, "must be an ISO 4217 code"),
+        ),
         gateway_latency_ms=env.int(
             "GATEWAY_LATENCY_MS",
             d.gateway_latency_ms,
@@ -254,7 +254,7 @@ def _read(env: Env) -> Settings:
             "STUCK_AFTER_SECONDS", d.stuck_after_seconds, validate=Range(min=5)
         ),
         log_format=env.str("LOG_FORMAT", d.log_format, validate=OneOf(["text", "json"])),
-        log_level=env.str("LOG_LEVEL", d.log_level).upper(),
+        log_level=env.str("LOG_LEVEL", d.log_level),
         relay_metrics_port=env.int("RELAY_METRICS_PORT", d.relay_metrics_port, validate=port),
         worker_metrics_port=env.int("WORKER_METRICS_PORT", d.worker_metrics_port, validate=port),
         bridge_metrics_port=env.int("BRIDGE_METRICS_PORT", d.bridge_metrics_port, validate=port),
@@ -264,7 +264,7 @@ def _read(env: Env) -> Settings:
 
 # Read verbatim: a password may begin or end with a space. Every other value is stripped.
 VERBATIM = frozenset({"MAIL_PASSWORD"})
-NORMALISED = {"DEFAULT_CURRENCY": str.upper, "LOG_FORMAT": str.lower}
+NORMALISED = {"DEFAULT_CURRENCY": str.upper, "LOG_FORMAT": str.lower, "LOG_LEVEL": str.upper}
 
 
 def _cleaned(env: Mapping[str, str]) -> dict[str, str]:

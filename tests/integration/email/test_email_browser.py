@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from devstack import email_previews
+from devstack import browser, email_previews
 from devstack.email_previews import Sample
 
 pytestmark = pytest.mark.skipif(
-    email_previews.browser() is None,
+    browser.browser() is None,
     reason="no Chromium (apt-get install chromium): e-mail layouts not checked",
 )
 PHONE = 375
