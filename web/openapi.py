@@ -33,6 +33,8 @@ ERRORS = {
     "Idempotency-Key is in flight.",
     "409-event": "The event was cancelled (type ending `event-cancelled`), or the "
     "Idempotency-Key is in flight.",
+    "422-event": "Validation failed (`errors` names each field; `event_id` when the path's "
+    "event id is not 1 to 64 characters).",
     "422-refund": "Validation failed, more than the payment's amount minus every refund not "
     "FAILED (type ending `amount-exceeds-refundable`, `refundable` says how much is left), or "
     "the Idempotency-Key reused with another body.",
@@ -164,6 +166,12 @@ def _refund_paths(
     def path_id(name: str) -> dict[str, Any]:
         return {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
 
+    event_id = {
+        "in": "path",
+        "name": "event_id",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+    }
     location = {"Location": {"schema": {"type": "string"}}}
     refund_errors = ("400", *auth_errors, "404", "409-refund", "413", "415", "422-refund")
     spec.path(
@@ -206,7 +214,7 @@ def _refund_paths(
             "post": {
                 "operationId": "cancelEvent",
                 "summary": "Cancel an event: every paid payment of it is refunded, once",
-                "parameters": [path_id("event_id"), language],
+                "parameters": [event_id, language],
                 "requestBody": {
                     "required": False,
                     "content": {"application/json": {"schema": "CancellationRequest"}},
@@ -214,14 +222,14 @@ def _refund_paths(
                 "responses": {
                     "202": _json("Cancellation", "Accepted; refunds follow.", headers=location),
                     "200": _json("Cancellation", "Cancelled already: the same cancellation."),
-                    **_errors("400", *auth_errors, "413", "415", "422", "429", "500", "503"),
+                    **_errors("400", *auth_errors, "413", "415", "422-event", "429", "500", "503"),
                 },
                 **auth,
             },
             "get": {
                 "operationId": "getCancellation",
                 "summary": "The cancellation's refund progress",
-                "parameters": [path_id("event_id"), language],
+                "parameters": [event_id, language],
                 "responses": {
                     "200": _json("Cancellation", "The cancellation."),
                     **_errors(*auth_errors, "404-event", "429", "500", "503"),

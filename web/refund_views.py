@@ -30,7 +30,7 @@ from web.refund_schemas import (
     RefundRequestSchema,
     RefundResourceSchema,
 )
-from web.validation import N_, Msg, invalid_body
+from web.validation import N_, Msg, field_errors, invalid_body
 
 bp = Blueprint("refunds", __name__)
 bp.before_request(auth.require_api_key)
@@ -160,9 +160,22 @@ def get_refund(refund_id: str) -> Any:
     return refund_resource(found)
 
 
-def _event_id(event_id: str) -> str:
-    if not 1 <= len(event_id) <= MAX_EVENT_ID:
-        raise Problem(404, "not-found", _("Not found"), _("No cancellation of this event."))
+def _has_event_id_shape(event_id: str) -> bool:
+    """Whether a payment can name this event (contract section 4: 1 to 64 characters)."""
+    return 1 <= len(event_id) <= MAX_EVENT_ID
+
+
+def _cancellable_event_id(event_id: str) -> str:
+    """The path's event id to cancel; a 422 naming `event_id` when no payment could name it."""
+    if not _has_event_id_shape(event_id):
+        message = Msg(N_("Must be %(min)d to %(max)d characters long."), min=1, max=MAX_EVENT_ID)
+        raise Problem(
+            422,
+            "validation-error",
+            _("Validation failed"),
+            _("The event id in the path is not valid."),
+            errors=field_errors({"event_id": [message]}),
+        )
     return event_id
 
 
@@ -172,7 +185,7 @@ def cancel_event(event_id: str) -> Any:
     data = _load(_cancellation_request, _optional_body())
     container = container_of(current_app)
     cancellation, created = refunds.cancel_event(
-        container.uow(), _event_id(event_id), data.get("reason")
+        container.uow(), _cancellable_event_id(event_id), data.get("reason")
     )
     headers = {"Location": f"/events/{quote(event_id, safe='')}/cancellation"}
     return cancellation_resource(container, cancellation), 202 if created else 200, headers
@@ -182,8 +195,10 @@ def cancel_event(event_id: str) -> Any:
 def get_cancellation(event_id: str) -> Any:
     """The cancellation's progress; 404 if the event is not cancelled."""
     container = container_of(current_app)
-    with container.uow() as uow:
-        cancellation = uow.refunds.get_cancellation(_event_id(event_id))
+    cancellation = None
+    if _has_event_id_shape(event_id):
+        with container.uow() as uow:
+            cancellation = uow.refunds.get_cancellation(event_id)
     if cancellation is None:
         raise Problem(404, "not-found", _("Not found"), _("No cancellation of this event."))
     return cancellation_resource(container, cancellation)

@@ -240,3 +240,23 @@ def test_cancelling_an_event_refunds_each_paid_payment_once(api: Flask, paying: 
         "USD": str(Decimal("125.50") + 3 * Decimal("20.00") + Decimal("15.00"))
     }
     assert client.get(f"/events/{uuid.uuid4()}/cancellation").status_code == 404
+
+
+def test_an_event_id_no_payment_can_name_is_refused_by_name(api: Flask, engine: Engine) -> None:
+    too_long = "e" * 65
+    client = api.test_client()
+    refused = client.post(
+        f"/events/{too_long}/cancellation", json={}, headers={"Accept-Language": "es"}
+    )
+    assert refused.status_code == 422
+    assert refused.content_type == "application/problem+json"
+    assert refused.get_json()["errors"] == [
+        {"field": "event_id", "message": "Debe tener de 1 a 64 caracteres."}
+    ]
+    assert refused.get_json()["detail"] == "El id del evento en la ruta no es válido."
+    assert client.get(f"/events/{too_long}/cancellation").status_code == 404
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*) FROM event_cancellations WHERE event_id = :e"), {"e": too_long}
+        ).scalar_one()
+    assert stored == 0
