@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import smtplib
 import threading
 import time
+from email import policy
+from email.charset import BASE64, Charset
+from email.header import Header
+from email.mime.base import MIMEBase
+from email.utils import make_msgid, parseaddr
 
 from flask import Flask
 from flask_mail import Connection, Message
@@ -41,6 +47,51 @@ class _TimedConnection(Connection):
                 self.host.close()
 
 
+# How the message goes over the wire: as its MIME parts were built (compat32), CRLF line ends.
+_AS_SENT = policy.compat32.clone(linesep="\r\n")
+# UTF-8 header words in base64, as the standard library has it (Flask-Mail registers a
+# "shortest of both" encoding that measures every candidate line twice).
+_UTF8_WORDS = Charset("utf-8")
+_UTF8_WORDS.header_encoding = BASE64
+
+
+class _Message(Message):
+    """Flask-Mail's message, with its subject folded without losing a space, at half the cost.
+
+    Flask-Mail encodes a non-ASCII subject into RFC 2047 words, then generates the message
+    under `policy.SMTP`, which folds those words a second time: one long Portuguese event
+    name in eight lost a space between two words ("Música São" arrived as "MúsicaSão"), and
+    every header was parsed anew several times. Here the subject is a `Header` that folds
+    itself at 78 columns, the message is generated under the policy its parts were built
+    with (CRLF line ends, as SMTP wants), and each multipart part gets a random boundary
+    (128 bits) up front, which spares the generator compiling a regular expression per part
+    to search the body for one it made up.
+    """
+
+    def _message(self) -> MIMEBase:
+        subject, self.subject = self.subject, ""  # not encoded by Flask-Mail: see above
+        try:
+            msg = super()._message()
+        finally:
+            self.subject = subject
+        msg.policy = _AS_SENT
+        if subject:
+            plain = subject.isascii() and "=?" not in subject  # else a reader would decode it
+            words = None if plain else _UTF8_WORDS
+            # compat32 folds a Header value itself (typeshed only knows str values)
+            msg["Subject"] = Header(subject, words, header_name="Subject")  # type: ignore[assignment]
+        for part in msg.walk():
+            if part.is_multipart():
+                part.set_boundary(f"=_{secrets.token_hex(16)}")
+        return msg
+
+
+def message_id_domain(sender: str) -> str:
+    """The domain of the sender's address, for Message-IDs (not the host's name, which a
+    container makes meaningless and spam filters dislike); "localhost" without one."""
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+
 class FlaskMailer:
     """Sends through Flask-Mail inside the given app's context, over one SMTP connection per
     thread, kept open between e-mails (a new connection per e-mail cost more CPU than
@@ -56,15 +107,17 @@ class FlaskMailer:
 
     def __init__(self, app: Flask):
         self.app = app
+        self._domain = message_id_domain(str(app.config.get("MAIL_DEFAULT_SENDER") or ""))
         self._local = threading.local()
         self.opened = 0  # connections opened (by every thread), for tests and curiosity
 
     def send(self, email: Email) -> str:
         """Send and return the Message-ID once the SMTP server accepted it."""
         with self.app.app_context():
-            message = Message(
+            message = _Message(
                 subject=email.subject, recipients=[email.to], body=email.text, html=email.html
             )
+            message.msgId = make_msgid(domain=self._domain)
             connection = self._connection()
             try:
                 message.send(connection)

@@ -202,3 +202,33 @@ def test_the_email_actor_retries_with_backoff_until_smtp_returns(
     assert mail["Subject"] == "Pago aprobado: Rock in Rio"
     assert "$125.50" in text
     assert sent_kinds(payment.id) == ["approved"]
+
+
+@pytest.mark.parametrize(
+    ("language", "event"),
+    [
+        ("pt-BR", "São Festa Canção Música São São Coração"),  # 1 in 8 such names lost a space
+        ("pt-BR", "Turnê de despedida — Música e Emoção no Maracanã, São Paulo e Brasília " * 2),
+        ("es", "Ñandú y «Los Ángeles» 🎸 en concierto: gira mundial de aniversario " * 2),
+        ("en", "The Long Farewell Tour of a Band with a Very Long Name Indeed, Live " * 2),
+        ("en", "Rock =?utf-8?q?Hacked?= Night"),  # shown as typed, not decoded by the reader
+    ],
+)
+def test_a_long_subject_arrives_word_for_word_with_short_header_lines(
+    email_container: Container,
+    mail_app: Callable[[int], Container],
+    smtp: SmtpServer,
+    finished: Callable[..., Payment],
+    language: str,
+    event: str,
+) -> None:
+    event = event.strip()[:200]
+    payment = finished(language, event_name=event)
+
+    notify(email_container, mail_app(smtp.port), payment.id)
+
+    [mail] = smtp.wait_for(payment.user_email)
+    assert mail["Subject"].endswith(f": {event}")  # every space kept, nothing glued
+    as_sent = [line for name, value in mail.raw_items() for line in f"{name}: {value}".splitlines()]
+    assert max(map(len, as_sent)) <= 78
+    assert mail["Message-ID"].endswith("@tickets.example>")  # the sender's domain, no DNS
