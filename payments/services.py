@@ -95,19 +95,27 @@ def charge(uow: UnitOfWork, gateway: Gateway, transaction_id: UUID) -> Decision 
         assert payment is not None
         token, amount = payment.payment_token, payment.amount
     decision = gateway.charge(transaction_id, token, amount)
-    return decision if record_decision(uow, transaction_id, decision) else None
+    return decision if record_decision(uow, transaction_id, decision, tx.payment_id) else None
 
 
-def record_decision(uow: UnitOfWork, transaction_id: UUID, decision: Decision) -> bool:
-    """Complete the transaction with the gateway's decision and erase the token; False if done."""
+def record_decision(
+    uow: UnitOfWork, transaction_id: UUID, decision: Decision, payment_id: UUID | None = None
+) -> bool:
+    """Complete the transaction with the gateway's decision and erase the token; False if done.
+
+    `payment_id`, the transaction's payment when the caller read it already, saves a read.
+    """
     try:
         with uow:
-            tx = uow.repo.get_transaction(transaction_id)
-            if tx is None:
-                raise NotFound(f"transaction {transaction_id}")
-            payment = uow.repo.get_payment(tx.payment_id, lock=True)  # payment first: one order
+            if payment_id is None:
+                found = uow.repo.get_transaction(transaction_id)
+                if found is None:
+                    raise NotFound(f"transaction {transaction_id}")
+                payment_id = found.payment_id
+            payment = uow.repo.get_payment(payment_id, lock=True)  # payment first: one order
             tx = uow.repo.get_transaction(transaction_id, lock=True)
-            assert payment is not None and tx is not None
+            if payment is None or tx is None or tx.payment_id != payment_id:
+                raise NotFound(f"transaction {transaction_id} of payment {payment_id}")
             if tx.status.terminal:
                 return False
             tx.complete(decision.status, decision.reason, uow.clock())

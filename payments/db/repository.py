@@ -79,16 +79,23 @@ _EMAIL_SENT = select(
         sent_emails.c.payment_id == bindparam("b_id"), sent_emails.c.kind == bindparam("b_kind")
     )
 )
-_RECORD_EMAIL = pg_insert(sent_emails).on_conflict_do_nothing()
+# The e-mail's record and the payment's emailed_at in one statement (one round trip).
+_SENT = (
+    pg_insert(sent_emails)
+    .values(payment_id=bindparam("b_id"), kind=bindparam("b_kind"), message_id=bindparam("b_mid"))
+    .on_conflict_do_nothing()
+    .cte("sent")
+)
 _SAVE_RESERVATION = (
     update(payments)
     .where(payments.c.id == bindparam("b_id"))
     .values(amount_reserved=bindparam("b_reserved"))
 )
-_MARK_EMAILED = (
+_RECORD_EMAIL = (
     update(payments)
     .where(payments.c.id == bindparam("b_id"), payments.c.emailed_at.is_(None))
     .values(emailed_at=func.now())
+    .add_cte(_SENT)
 )
 # Literal status values, so that PostgreSQL matches the partial indexes of the sweep even
 # with a generic plan (a bound parameter would not).
@@ -263,11 +270,8 @@ class SqlRepository:
         return bool(self.conn.execute(_EMAIL_SENT, {"b_id": payment_id, "b_kind": kind}).scalar())
 
     def record_email(self, payment_id: UUID, kind: str, message_id: str) -> None:
-        """Record an e-mail the SMTP server accepted."""
-        self.conn.execute(
-            _RECORD_EMAIL, {"payment_id": payment_id, "kind": kind, "message_id": message_id}
-        )
-        self.conn.execute(_MARK_EMAILED, {"b_id": payment_id})
+        """Record an e-mail the SMTP server accepted (and when the payment was e-mailed)."""
+        self.conn.execute(_RECORD_EMAIL, {"b_id": payment_id, "b_kind": kind, "b_mid": message_id})
 
     def claim_sweep(self) -> bool:
         """Take the sweep's lock until this transaction ends; False if another holds it."""
