@@ -13,7 +13,8 @@
   (50): the history phase's past payments, relay backlog and end-to-end load.
 - `BENCH_E2E_SECONDS` (20), `BENCH_E2E_RATES` (50,100,200), `BENCH_DRAIN_SECONDS` (15): the
   fixed end-to-end loads; then `BENCH_SUSTAIN_START` (150), `BENCH_SUSTAIN_STEP` (50) and
-  `BENCH_SUSTAIN_TRIES` (2) for the search of the highest sustained rate.
+  `BENCH_SUSTAIN_TRIES` (1: is the target rate sustained?) for the search of the highest
+  sustained rate (more tries bisect further, 40 s each).
 - `BENCH_WORKER_PROCESSES` (2), `BENCH_WORKER_THREADS` (8): `dramatiq tasks -p -t`.
 - `BENCH_LOG_LEVEL` (INFO): the services' log level, as in production.
 - `BENCH_PROFILE=1`: py-spy profiles of the API and relay phases and of every process during
@@ -52,7 +53,7 @@ class BenchSettings:
     e2e_rates: tuple[int, ...] = (50, 100, 200)
     sustain_start: int = 150
     sustain_step: int = 50
-    sustain_tries: int = 2
+    sustain_tries: int = 1
     drain_seconds: int = 15
     worker_processes: int = 2
     worker_threads: int = 8
