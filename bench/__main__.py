@@ -49,6 +49,7 @@ def main() -> int:
         "started": started.isoformat(timespec="seconds"),
         "load_before": cpu.load_average(),
     }
+    times_before = cpu.cpu_times()
     stack = BenchStack.create(log_dir)
     failed = False
     try:
@@ -61,7 +62,11 @@ def main() -> int:
                 failed = True
     finally:
         stack.close()
-    meta |= {"load_after": cpu.load_average(), "wall_seconds": time.monotonic() - t0}
+    meta |= {
+        "load_after": cpu.load_average(),
+        "wall_seconds": time.monotonic() - t0,
+        "steal_percent": cpu.steal_percent(times_before, cpu.cpu_times()),
+    }
     results["meta"] = meta
     complete = set(bench.phases) == set(PHASES)
     print(report.write(results, report.HERE if complete else log_dir))

@@ -57,6 +57,20 @@ def per_item_ms(before: dict[str, float], after: dict[str, float], items: int) -
     return {k: round(v, 2) for k, v in spent.items()}
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (/proc/stat's first line, in ticks): user, nice,
+    system, idle, iowait, irq, softirq, steal."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def steal_percent(before: list[int], after: list[int]) -> float:
+    """Of the CPU time between two `cpu_times`, the share the hypervisor gave to other
+    machines (steal): a run with much of it ran on fewer cores than it had."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(spent)
+    return round(100 * spent[7] / total, 1) if total else 0.0
+
+
 def load_average() -> tuple[float, float, float]:
     """The 1, 5 and 15 minute load averages."""
     one, five, fifteen = Path("/proc/loadavg").read_text().split()[:3]

@@ -222,6 +222,16 @@ def history_rows(history: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _steal(meta: dict[str, Any]) -> str:
+    """The run's CPU steal, when recorded: figures of runs with much of it do not compare."""
+    if "steal_percent" not in meta:
+        return ""
+    return (
+        f" CPU steal over the run {meta['steal_percent']}% (time the hypervisor gave to other "
+        "machines: the run had that much less than its cores)."
+    )
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -236,7 +246,7 @@ def markdown(results: dict[str, Any], pictures: list[str] | None = None) -> str:
         "",
         f"`{meta['command']}` on {meta['cpus']} cores, {meta['memory_gib']} GiB; commit "
         f"{meta['commit']}; {meta['started']}; {meta['wall_seconds']:.0f} s in all. "
-        f"Load average before {meta['load_before']}, after {meta['load_after']}.",
+        f"Load average before {meta['load_before']}, after {meta['load_after']}." + _steal(meta),
         "",
         _table(
             ["measure", "result", "same-run reference", "ratio", "target", "verdict"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import charts, report
+from bench import charts, cpu, report
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -27,3 +27,12 @@ def test_pictures_are_drawn_and_linked(tmp_path: Path) -> None:
 def test_no_e2e_phase_no_pictures(tmp_path: Path) -> None:
     assert charts.draw({"api": {}}, tmp_path) == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_runs_cpu_steal_is_reported(tmp_path: Path) -> None:
+    before = [100, 0, 50, 800, 0, 0, 0, 50]
+    after = [300, 0, 100, 900, 0, 0, 0, 150]  # 450 ticks spent, 100 of them stolen
+    assert cpu.steal_percent(before, after) == 22.2
+    results = json.loads((ROOT / "bench" / "results.json").read_text())
+    results["meta"]["steal_percent"] = 22.2
+    assert "CPU steal over the run 22.2%" in report.write(results, tmp_path)
