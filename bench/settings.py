@@ -7,11 +7,11 @@
 - `WEB_CONCURRENCY` (2), `GUNICORN_THREADS` (4): the API's gunicorn workers and threads.
 - `BENCH_RELAY_ROWS` (20000), `BENCH_RELAYS` (1), `BENCH_RELAY_ARGS` (e.g. `--batch-size 1000`).
 - `BENCH_CANCEL_PAYMENTS` (100000): the paid payments of the cancel phase's event.
-- `BENCH_SKELETON_RATES` (100,150,200), `BENCH_SKELETON_SECONDS` (20): the skeleton pipeline's
+- `BENCH_SKELETON_RATES` (50,100,150), `BENCH_SKELETON_SECONDS` (20): the skeleton pipeline's
   loads (the floor, bench/skeleton.py).
 - `BENCH_HISTORY_PAYMENTS` (1000000), `BENCH_HISTORY_BACKLOG` (10000), `BENCH_HISTORY_RATE`
   (50): the history phase's past payments, relay backlog and end-to-end load.
-- `BENCH_E2E_SECONDS` (20), `BENCH_E2E_RATES` (50,100,200), `BENCH_DRAIN_SECONDS` (15): the
+- `BENCH_E2E_SECONDS` (20), `BENCH_E2E_RATES` (50,100), `BENCH_DRAIN_SECONDS` (15): the
   fixed end-to-end loads; then `BENCH_SUSTAIN_START` (150), `BENCH_SUSTAIN_STEP` (50) and
   `BENCH_SUSTAIN_TRIES` (1: is the target rate sustained?) for the search of the highest
   sustained rate (more tries bisect further, 40 s each).
@@ -50,7 +50,7 @@ class BenchSettings:
     relays: int = 1
     relay_args: tuple[str, ...] = ()
     e2e_seconds: int = 20
-    e2e_rates: tuple[int, ...] = (50, 100, 200)
+    e2e_rates: tuple[int, ...] = (50, 100)
     sustain_start: int = 150
     sustain_step: int = 50
     sustain_tries: int = 1
@@ -63,7 +63,7 @@ class BenchSettings:
     history_payments: int = 1_000_000
     history_backlog: int = 10_000
     history_rate: int = 50
-    skeleton_rates: tuple[int, ...] = (100, 150, 200)
+    skeleton_rates: tuple[int, ...] = (50, 100, 150)
     skeleton_seconds: int = 20
 
 
@@ -86,7 +86,7 @@ def from_env() -> BenchSettings:
         relays=_int("BENCH_RELAYS", BenchSettings.relays),
         relay_args=tuple(os.environ.get("BENCH_RELAY_ARGS", "").split()),
         e2e_seconds=_int("BENCH_E2E_SECONDS", BenchSettings.e2e_seconds),
-        e2e_rates=_ints("BENCH_E2E_RATES", "50,100,200"),
+        e2e_rates=_ints("BENCH_E2E_RATES", "50,100"),
         sustain_start=_int("BENCH_SUSTAIN_START", BenchSettings.sustain_start),
         sustain_step=_int("BENCH_SUSTAIN_STEP", BenchSettings.sustain_step),
         sustain_tries=_int("BENCH_SUSTAIN_TRIES", BenchSettings.sustain_tries),
@@ -99,6 +99,6 @@ def from_env() -> BenchSettings:
         history_payments=_int("BENCH_HISTORY_PAYMENTS", BenchSettings.history_payments),
         history_backlog=_int("BENCH_HISTORY_BACKLOG", BenchSettings.history_backlog),
         history_rate=_int("BENCH_HISTORY_RATE", BenchSettings.history_rate),
-        skeleton_rates=_ints("BENCH_SKELETON_RATES", "100,150,200"),
+        skeleton_rates=_ints("BENCH_SKELETON_RATES", "50,100,150"),
         skeleton_seconds=_int("BENCH_SKELETON_SECONDS", BenchSettings.skeleton_seconds),
     )
