@@ -86,13 +86,12 @@ def charge(uow: UnitOfWork, gateway: Gateway, transaction_id: UUID) -> Decision 
     idempotency key; `TransientGatewayError` propagates so that the caller can retry.
     """
     with uow:
-        tx = uow.repo.get_transaction(transaction_id)
-        if tx is None:
+        found = uow.repo.transaction_with_payment(transaction_id)
+        if found is None:
             raise NotFound(f"transaction {transaction_id}")
+        tx, payment = found
         if tx.status.terminal:
             return None
-        payment = uow.repo.get_payment(tx.payment_id)
-        assert payment is not None
         token, amount = payment.payment_token, payment.amount
     decision = gateway.charge(transaction_id, token, amount)
     return decision if record_decision(uow, transaction_id, decision, tx.payment_id) else None
@@ -137,11 +136,10 @@ def settle(uow: UnitOfWork, transaction_id: UUID) -> Payment | None:
     """Give the payment its transaction's outcome; None when it was settled already."""
     try:
         with uow:
-            tx = uow.repo.get_transaction(transaction_id)
-            if tx is None:
+            found = uow.repo.transaction_with_payment(transaction_id, lock_payment=True)
+            if found is None:
                 raise NotFound(f"transaction {transaction_id}")
-            payment = uow.repo.get_payment(tx.payment_id, lock=True)
-            assert payment is not None
+            tx, payment = found
             if payment.status.terminal:
                 return None
             if not tx.status.terminal:

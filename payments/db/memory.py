@@ -105,6 +105,16 @@ class MemoryRepository:
         self.seen.append(tx)
         return tx
 
+    def transaction_with_payment(
+        self, transaction_id: UUID, lock_payment: bool = False
+    ) -> tuple[Transaction, Payment] | None:
+        tx = self.get_transaction(transaction_id)
+        if tx is None:
+            return None
+        payment = self.get_payment(tx.payment_id)
+        assert payment is not None  # a transaction's payment exists (the foreign key's rule)
+        return tx, payment
+
     def transaction_of(self, payment_id: UUID) -> Transaction | None:
         found = next(
             (t for t in self.data.transactions.values() if t.payment_id == payment_id), None

@@ -64,6 +64,15 @@ _ADD_TRANSACTION = insert(transactions)
 _TRANSACTION = select(transactions).where(transactions.c.id == bindparam("b_id"))
 _TRANSACTION_LOCKED = _TRANSACTION.with_for_update()
 _TRANSACTION_OF = select(transactions).where(transactions.c.payment_id == bindparam("b_id"))
+# A transaction (its columns prefixed "tx_") with its payment, in one read; the locked form
+# locks the payment row only, as the steps that lock both take the payment's lock first.
+_TX_PREFIX = "tx_"
+_TX_AND_PAYMENT = (
+    select(payments, *(column.label(_TX_PREFIX + column.name) for column in transactions.c))
+    .join_from(transactions, payments, transactions.c.payment_id == payments.c.id)
+    .where(transactions.c.id == bindparam("b_id"))
+)
+_TX_AND_PAYMENT_LOCKED = _TX_AND_PAYMENT.with_for_update(of=payments)
 _SAVE_TRANSACTION = (
     update(transactions)
     .where(transactions.c.id == bindparam("b_id"))
@@ -129,8 +138,10 @@ def _reveal(token: PaymentToken | None) -> str | None:
     return token.reveal() if token is not None else None
 
 
-def _transaction(row: Any) -> Transaction:
+def _transaction(row: Any, prefix: str = "") -> Transaction:
     m = row._mapping
+    if prefix:  # the transaction's own columns of a joined row
+        m = {name[len(prefix) :]: v for name, v in m.items() if name.startswith(prefix)}
     return Transaction(
         id=m["id"],
         payment_id=m["payment_id"],
@@ -238,6 +249,19 @@ class SqlRepository:
         tx = _transaction(row)
         self.seen.append(tx)
         return tx
+
+    def transaction_with_payment(
+        self, transaction_id: UUID, lock_payment: bool = False
+    ) -> tuple[Transaction, Payment] | None:
+        """The transaction and its payment in one read, the payment optionally locked FOR
+        UPDATE (the transaction never is)."""
+        query = _TX_AND_PAYMENT_LOCKED if lock_payment else _TX_AND_PAYMENT
+        row = self.conn.execute(query, {"b_id": transaction_id}).first()
+        if row is None:
+            return None
+        tx, payment = _transaction(row, _TX_PREFIX), payment_of(row)
+        self.seen.extend((tx, payment))
+        return tx, payment
 
     def transaction_of(self, payment_id: UUID) -> Transaction | None:
         """The payment's transaction, if it has one."""

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from payments import services
 from payments.adapters.gateway import FakeGateway
@@ -140,3 +141,23 @@ def test_mailer_failure_records_nothing_and_can_be_retried(container: Container)
     mailer.down = False
     assert services.notify(container.uow(), render, mailer, payment.id)
     assert [m.subject for m in mailer.outbox] == ["rejected"]
+
+
+def test_a_transaction_read_with_its_payment_locks_the_payment_row_only(
+    container: Container, engine: Engine
+) -> None:
+    payment = services.place_payment(container.uow(), place_command())
+    tx = services.open_transaction(container.uow(), payment.id)
+    assert tx is not None
+    nowait = "SELECT 1 FROM {table} WHERE id = :id FOR UPDATE NOWAIT"
+    with container.uow() as uow, engine.connect() as other:
+        found = uow.repo.transaction_with_payment(tx.id, lock_payment=True)
+        assert found is not None
+        read_tx, read_payment = found
+        assert (read_tx.id, read_tx.payment_id, read_tx.status) == (tx.id, payment.id, tx.status)
+        assert (read_payment.id, read_payment.amount) == (payment.id, payment.amount)
+        other.execute(text(nowait.format(table="transactions")), {"id": tx.id})  # free
+        with pytest.raises(OperationalError, match="could not obtain lock"):
+            other.execute(text(nowait.format(table="payments")), {"id": payment.id})
+    with container.uow() as uow:
+        assert uow.repo.transaction_with_payment(uuid.uuid4()) is None
