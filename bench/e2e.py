@@ -218,7 +218,9 @@ def _profiles(pipeline: Pipeline, seconds: int, log_dir: Path) -> list[profiler.
 
 
 def measure(stack: BenchStack, bench: BenchSettings, rate: int, tag: str) -> dict[str, Any]:
-    """One step on a fresh pipeline: offer `rate`/s, drain, record memory and (maybe) profiles."""
+    """One step on a fresh pipeline and empty tables: offer `rate`/s, drain, record memory
+    and (maybe) profiles."""
+    stack.empty_tables()
     pipeline = start(stack, bench, tag)
     try:
         profiles = (

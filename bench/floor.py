@@ -45,6 +45,7 @@ def commands(bench: BenchSettings) -> dict[str, list[str]]:
 def measure(stack: BenchStack, bench: BenchSettings, rate: int) -> dict[str, Any]:
     """One step of the skeleton at `rate`/s."""
     tag = f"skeleton-{rate}"
+    stack.empty_tables()
     pipeline = e2e.start(stack, bench, tag, commands(bench))
     try:
         result = e2e.step(pipeline, rate, bench.skeleton_seconds, bench.drain_seconds, tag)

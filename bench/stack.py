@@ -57,6 +57,18 @@ class BenchStack:
         log_dir.mkdir(parents=True, exist_ok=True)
         return cls(run_id, log_dir, url, engine)
 
+    def empty_tables(self) -> None:
+        """Empty every table of the run's database: a step starts on no payment of an
+        earlier phase or step (the janitor would re-drive those the pipeline never finished,
+        billing their work to the step, and the relay would publish their rows)."""
+        with self.engine.begin() as conn:
+            names = conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).scalars()
+            conn.exec_driver_sql(
+                "TRUNCATE " + ", ".join(f'"{name}"' for name in names) + " RESTART IDENTITY"
+            )
+
     def env(self, phase: str, **overrides: str) -> dict[str, str]:
         """The service processes' environment for a phase (its own topics and group)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "BENCH_"))}
