@@ -163,15 +163,15 @@ def _refund_paths(
     auth: dict[str, Any],
     auth_errors: tuple[str, ...],
 ) -> None:
-    def path_id(name: str) -> dict[str, Any]:
-        return {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+    def path_id(name: str, **schema: Any) -> dict[str, Any]:
+        return {
+            "in": "path",
+            "name": name,
+            "required": True,
+            "schema": {"type": "string", **schema},
+        }
 
-    event_id = {
-        "in": "path",
-        "name": "event_id",
-        "required": True,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-    }
+    event_id = path_id("event_id", minLength=1, maxLength=64)
     location = {"Location": {"schema": {"type": "string"}}}
     refund_errors = ("400", *auth_errors, "404", "409-refund", "413", "415", "422-refund")
     spec.path(

@@ -30,7 +30,7 @@ from web.refund_schemas import (
     RefundRequestSchema,
     RefundResourceSchema,
 )
-from web.validation import N_, Msg, field_errors, invalid_body
+from web.validation import N_, Length, Msg, field_errors, invalid_body
 
 bp = Blueprint("refunds", __name__)
 bp.before_request(auth.require_api_key)
@@ -39,6 +39,7 @@ _cancellation = CancellationResourceSchema()
 _refund_request = RefundRequestSchema()
 _cancellation_request = CancellationRequestSchema()
 MAX_EVENT_ID = 64
+_EVENT_ID_LENGTH = Length(min=1, max=MAX_EVENT_ID)
 
 
 def refund_fields(refund: Refund) -> dict[str, Any]:
@@ -167,16 +168,16 @@ def _has_event_id_shape(event_id: str) -> bool:
 
 def _cancellable_event_id(event_id: str) -> str:
     """The path's event id to cancel; a 422 naming `event_id` when no payment could name it."""
-    if not _has_event_id_shape(event_id):
-        message = Msg(N_("Must be %(min)d to %(max)d characters long."), min=1, max=MAX_EVENT_ID)
+    try:
+        return str(_EVENT_ID_LENGTH(event_id))
+    except ValidationError as err:
         raise Problem(
             422,
             "validation-error",
             _("Validation failed"),
             _("The event id in the path is not valid."),
-            errors=field_errors({"event_id": [message]}),
-        )
-    return event_id
+            errors=field_errors({"event_id": err.messages}),
+        ) from None
 
 
 @bp.post("/events/<event_id>/cancellation")
