@@ -66,10 +66,11 @@ def open_transaction(uow: UnitOfWork, payment_id: UUID) -> Transaction | None:
     """Create the payment's one transaction; None when it already has one or is finished."""
     try:
         with uow:
-            payment = uow.repo.get_payment(payment_id, lock=True)
-            if payment is None:
+            found = uow.repo.payment_with_transaction(payment_id, lock=True)
+            if found is None:
                 raise NotFound(f"payment {payment_id}")
-            if payment.status.terminal or uow.repo.transaction_of(payment_id) is not None:
+            payment, existing = found
+            if payment.status.terminal or existing is not None:
                 return None
             tx = Transaction.open(uuid.uuid4(), payment_id, uow.clock())
             uow.repo.add_transaction(tx)
@@ -85,7 +86,7 @@ def charge(uow: UnitOfWork, gateway: Gateway, transaction_id: UUID) -> Decision 
     The gateway is called outside any database transaction, with the transaction id as its
     idempotency key; `TransientGatewayError` propagates so that the caller can retry.
     """
-    with uow:
+    with uow.reading():
         found = uow.repo.transaction_with_payment(transaction_id)
         if found is None:
             raise NotFound(f"transaction {transaction_id}")
@@ -94,27 +95,19 @@ def charge(uow: UnitOfWork, gateway: Gateway, transaction_id: UUID) -> Decision 
             return None
         token, amount = payment.payment_token, payment.amount
     decision = gateway.charge(transaction_id, token, amount)
-    return decision if record_decision(uow, transaction_id, decision, tx.payment_id) else None
+    return decision if record_decision(uow, transaction_id, decision) else None
 
 
-def record_decision(
-    uow: UnitOfWork, transaction_id: UUID, decision: Decision, payment_id: UUID | None = None
-) -> bool:
-    """Complete the transaction with the gateway's decision and erase the token; False if done.
-
-    `payment_id`, the transaction's payment when the caller read it already, saves a read.
-    """
+def record_decision(uow: UnitOfWork, transaction_id: UUID, decision: Decision) -> bool:
+    """Complete the transaction with the gateway's decision and erase the token; False if done."""
     try:
         with uow:
-            if payment_id is None:
-                found = uow.repo.get_transaction(transaction_id)
-                if found is None:
-                    raise NotFound(f"transaction {transaction_id}")
-                payment_id = found.payment_id
-            payment = uow.repo.get_payment(payment_id, lock=True)  # payment first: one order
-            tx = uow.repo.get_transaction(transaction_id, lock=True)
-            if payment is None or tx is None or tx.payment_id != payment_id:
-                raise NotFound(f"transaction {transaction_id} of payment {payment_id}")
+            found = uow.repo.transaction_with_payment(
+                transaction_id, lock_payment=True, lock_transaction=True
+            )
+            if found is None:
+                raise NotFound(f"transaction {transaction_id}")
+            tx, payment = found
             if tx.status.terminal:
                 return False
             tx.complete(decision.status, decision.reason, uow.clock())
@@ -171,9 +164,9 @@ def notify(uow: UnitOfWork, render: EmailRenderer, mailer: Mailer, payment_id: U
             raise NotFound(f"payment {payment_id}")
         if not payment.status.terminal:
             raise NotReady(f"payment {payment_id} is still PENDING")
-        kind = email_kind(payment)
-        if uow.repo.email_sent(payment_id, kind):
+        if payment.emailed_at is not None:  # set in the same statement as its record
             return None
+        kind = email_kind(payment)
         message_id = mailer.send(render(payment, kind))
         uow.repo.record_email(payment_id, kind, message_id)
         uow.commit()
@@ -183,7 +176,4 @@ def notify(uow: UnitOfWork, render: EmailRenderer, mailer: Mailer, payment_id: U
 def find_payment(uow: UnitOfWork, payment_id: UUID) -> tuple[Payment, Transaction | None] | None:
     """The payment and its transaction, or None."""
     with uow:
-        payment = uow.repo.get_payment(payment_id)
-        if payment is None:
-            return None
-        return payment, uow.repo.transaction_of(payment_id)
+        return uow.repo.payment_with_transaction(payment_id)

@@ -6,7 +6,8 @@ rows, in the same PostgreSQL transaction as the state change.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -53,9 +54,12 @@ class SqlUnitOfWork:
 
     def __init__(self, engine: Engine, topics: Topics, clock: Callable[[], datetime] = utcnow):
         self.engine, self.topics, self.clock = engine, topics, clock
+        self._autocommit = False
 
     def __enter__(self) -> SqlUnitOfWork:
         self.conn = self.engine.connect()
+        if self._autocommit:
+            self.conn = self.conn.execution_options(isolation_level="AUTOCOMMIT")
         self._tx = self.conn.begin()
         self.repo = SqlRepository(self.conn)
         self.refunds = SqlRefunds(self.conn, self.repo.seen)
@@ -74,6 +78,17 @@ class SqlUnitOfWork:
                 self._tx.rollback()
         finally:
             self.conn.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[SqlUnitOfWork]:
+        """A block that only reads, outside any transaction: each statement sees what was
+        committed when it ran, and the block costs no BEGIN and no COMMIT round trip."""
+        self._autocommit = True
+        try:
+            with self:
+                yield self
+        finally:
+            self._autocommit = False
 
     def commit(self) -> None:
         """Write the outbox rows for the recorded events, then commit everything at once."""

@@ -11,9 +11,10 @@ integration tier keeps locking and races on real PostgreSQL.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -106,7 +107,7 @@ class MemoryRepository:
         return tx
 
     def transaction_with_payment(
-        self, transaction_id: UUID, lock_payment: bool = False
+        self, transaction_id: UUID, lock_payment: bool = False, lock_transaction: bool = False
     ) -> tuple[Transaction, Payment] | None:
         tx = self.get_transaction(transaction_id)
         if tx is None:
@@ -114,6 +115,14 @@ class MemoryRepository:
         payment = self.get_payment(tx.payment_id)
         assert payment is not None  # a transaction's payment exists (the foreign key's rule)
         return tx, payment
+
+    def payment_with_transaction(
+        self, payment_id: UUID, lock: bool = False
+    ) -> tuple[Payment, Transaction | None] | None:
+        payment = self.get_payment(payment_id)
+        if payment is None:
+            return None
+        return payment, self.transaction_of(payment_id)
 
     def transaction_of(self, payment_id: UUID) -> Transaction | None:
         found = next(
@@ -136,6 +145,8 @@ class MemoryRepository:
 
     def record_email(self, payment_id: UUID, kind: str, message_id: str) -> None:
         self.data.emails.setdefault((payment_id, kind), message_id)
+        stored = self.data.payments[payment_id]
+        stored.emailed_at = stored.emailed_at or datetime.now(UTC)
 
     def claim_sweep(self) -> bool:
         return True
@@ -280,6 +291,11 @@ class MemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._working = MemoryStore()  # anything not committed is gone
+
+    @contextmanager
+    def reading(self) -> Iterator[MemoryUnitOfWork]:
+        with self:
+            yield self
 
     def commit(self) -> None:
         """Publish the working copy and the events' outbox messages, at once."""

@@ -73,6 +73,17 @@ _TX_AND_PAYMENT = (
     .where(transactions.c.id == bindparam("b_id"))
 )
 _TX_AND_PAYMENT_LOCKED = _TX_AND_PAYMENT.with_for_update(of=payments)
+# Both rows locked: a transaction's writer locks both, so that a row it waited for is read
+# again once free (PostgreSQL re-reads only the locked rows of a join after a lock wait).
+_TX_AND_PAYMENT_BOTH_LOCKED = _TX_AND_PAYMENT.with_for_update()
+# A payment with its transaction, if any (a left join), in one read; the locked form locks
+# the payment row only.
+_PAYMENT_AND_TX = (
+    select(payments, *(column.label(_TX_PREFIX + column.name) for column in transactions.c))
+    .join_from(payments, transactions, transactions.c.payment_id == payments.c.id, isouter=True)
+    .where(payments.c.id == bindparam("b_id"))
+)
+_PAYMENT_AND_TX_LOCKED = _PAYMENT_AND_TX.with_for_update(of=payments)
 _SAVE_TRANSACTION = (
     update(transactions)
     .where(transactions.c.id == bindparam("b_id"))
@@ -82,7 +93,20 @@ _SAVE_TRANSACTION = (
         updated_at=bindparam("b_updated_at"),
     )
 )
-_RECORD_CHANGE = insert(status_changes)
+
+
+def _with_change(save: Any, entity: str, payment_id: Any) -> Any:
+    """`save` (an UPDATE of one row to a terminal status) and the insert of its one status
+    change, in one statement: the status_changes key still refuses a second change."""
+    saved = save.returning(payment_id.label("payment_id"), literal_column("status")).cte("saved")
+    return insert(status_changes).from_select(
+        ["payment_id", "entity", "to_status"],
+        select(saved.c.payment_id, literal(entity), saved.c.status),
+    )
+
+
+_FINISH_TRANSACTION = _with_change(_SAVE_TRANSACTION, "transaction", transactions.c.payment_id)
+_FINISH_PAYMENT = _with_change(_SAVE_PAYMENT, "payment", payments.c.id)
 _EMAIL_SENT = select(
     exists().where(
         sent_emails.c.payment_id == bindparam("b_id"), sent_emails.c.kind == bindparam("b_kind")
@@ -130,6 +154,7 @@ def payment_of(row: Any) -> Payment:
         payment_token=PaymentToken(m["payment_token"]) if m["payment_token"] else None,
         failure_reason=Reason(m["failure_reason"]) if m["failure_reason"] else None,
         amount_reserved=m["amount_reserved"],
+        emailed_at=m["emailed_at"],
     )
 
 
@@ -193,9 +218,10 @@ class SqlRepository:
         return payment
 
     def save_payment(self, payment: Payment) -> None:
-        """Write a payment's mutable fields; a terminal status also records its one change."""
-        self.conn.execute(
-            _SAVE_PAYMENT,
+        """Write a payment's mutable fields; a terminal status also records its one change
+        (in the same statement)."""
+        self._write(
+            _FINISH_PAYMENT if payment.status.terminal else _SAVE_PAYMENT,
             {
                 "b_id": payment.id,
                 "b_status": payment.status.value,
@@ -205,8 +231,6 @@ class SqlRepository:
                 "b_updated_at": payment.updated_at,
             },
         )
-        if payment.status.terminal:
-            self._record_change(payment.id, "payment", payment.status)
 
     def save_reservations(self, batch: Sequence[Payment]) -> None:
         """`save_reservation` for several payments, in one executemany."""
@@ -251,11 +275,14 @@ class SqlRepository:
         return tx
 
     def transaction_with_payment(
-        self, transaction_id: UUID, lock_payment: bool = False
+        self, transaction_id: UUID, lock_payment: bool = False, lock_transaction: bool = False
     ) -> tuple[Transaction, Payment] | None:
         """The transaction and its payment in one read, the payment optionally locked FOR
-        UPDATE (the transaction never is)."""
-        query = _TX_AND_PAYMENT_LOCKED if lock_payment else _TX_AND_PAYMENT
+        UPDATE, and the transaction too with `lock_transaction` (which implies the payment's)."""
+        if lock_transaction:
+            query = _TX_AND_PAYMENT_BOTH_LOCKED
+        else:
+            query = _TX_AND_PAYMENT_LOCKED if lock_payment else _TX_AND_PAYMENT
         row = self.conn.execute(query, {"b_id": transaction_id}).first()
         if row is None:
             return None
@@ -263,29 +290,36 @@ class SqlRepository:
         self.seen.extend((tx, payment))
         return tx, payment
 
+    def payment_with_transaction(
+        self, payment_id: UUID, lock: bool = False
+    ) -> tuple[Payment, Transaction | None] | None:
+        """The payment and its transaction (None before it has one) in one read, the payment
+        optionally locked FOR UPDATE."""
+        query = _PAYMENT_AND_TX_LOCKED if lock else _PAYMENT_AND_TX
+        row = self.conn.execute(query, {"b_id": payment_id}).first()
+        if row is None:
+            return None
+        payment = payment_of(row)
+        self.seen.append(payment)
+        has_tx = row._mapping[_TX_PREFIX + "id"] is not None
+        return payment, _transaction(row, _TX_PREFIX) if has_tx else None
+
     def transaction_of(self, payment_id: UUID) -> Transaction | None:
         """The payment's transaction, if it has one."""
         row = self.conn.execute(_TRANSACTION_OF, {"b_id": payment_id}).first()
         return _transaction(row) if row else None
 
     def save_transaction(self, tx: Transaction) -> None:
-        """Write a transaction's status; a terminal status also records its one change."""
-        self.conn.execute(
-            _SAVE_TRANSACTION,
+        """Write a transaction's status; a terminal status also records its one change (in the
+        same statement)."""
+        self._write(
+            _FINISH_TRANSACTION if tx.status.terminal else _SAVE_TRANSACTION,
             {
                 "b_id": tx.id,
                 "b_status": tx.status.value,
                 "b_reason": tx.reason.value if tx.reason else None,
                 "b_updated_at": tx.updated_at,
             },
-        )
-        if tx.status.terminal:
-            self._record_change(tx.payment_id, "transaction", tx.status)
-
-    def _record_change(self, payment_id: UUID, entity: str, status: Status) -> None:
-        self._write(
-            _RECORD_CHANGE,
-            {"payment_id": payment_id, "entity": entity, "to_status": status.value},
         )
 
     # e-mails

@@ -90,6 +90,7 @@ class Payment:
     payment_token: PaymentToken | None = field(default=None, repr=False)
     failure_reason: Reason | None = None
     amount_reserved: Decimal = Decimal(0)  # every refund not FAILED (payments.domain.refund)
+    emailed_at: datetime | None = None  # when the SMTP server accepted its result e-mail
     events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:

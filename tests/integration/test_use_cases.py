@@ -161,3 +161,57 @@ def test_a_transaction_read_with_its_payment_locks_the_payment_row_only(
             other.execute(text(nowait.format(table="payments")), {"id": payment.id})
     with container.uow() as uow:
         assert uow.repo.transaction_with_payment(uuid.uuid4()) is None
+
+
+def test_a_transaction_read_for_its_decision_locks_both_rows(
+    container: Container, engine: Engine
+) -> None:
+    payment = services.place_payment(container.uow(), place_command())
+    tx = services.open_transaction(container.uow(), payment.id)
+    assert tx is not None
+    nowait = "SELECT 1 FROM {table} WHERE id = :id FOR UPDATE NOWAIT"
+    with container.uow() as uow, engine.connect() as other:
+        found = uow.repo.transaction_with_payment(tx.id, lock_payment=True, lock_transaction=True)
+        assert found is not None and found[0].id == tx.id and found[1].id == payment.id
+        for table, row_id in (("transactions", tx.id), ("payments", payment.id)):
+            with pytest.raises(OperationalError, match="could not obtain lock"):
+                other.execute(text(nowait.format(table=table)), {"id": row_id})
+            other.rollback()
+
+
+def test_a_payment_read_with_its_transaction_locks_the_payment_row_only(
+    container: Container, engine: Engine
+) -> None:
+    payment = services.place_payment(container.uow(), place_command())
+    with container.uow() as uow:
+        assert uow.repo.payment_with_transaction(payment.id) == (payment, None)
+        assert uow.repo.payment_with_transaction(uuid.uuid4()) is None
+    tx = services.open_transaction(container.uow(), payment.id)
+    assert tx is not None
+    nowait = "SELECT 1 FROM {table} WHERE id = :id FOR UPDATE NOWAIT"
+    with container.uow() as uow, engine.connect() as other:
+        found = uow.repo.payment_with_transaction(payment.id, lock=True)
+        assert found is not None
+        read_payment, read_tx = found
+        assert read_payment.id == payment.id
+        assert read_tx is not None and (read_tx.id, read_tx.status) == (tx.id, tx.status)
+        other.execute(text(nowait.format(table="transactions")), {"id": tx.id})  # free
+        with pytest.raises(OperationalError, match="could not obtain lock"):
+            other.execute(text(nowait.format(table="payments")), {"id": payment.id})
+
+
+def test_a_reading_block_runs_outside_a_transaction_and_leaves_none_behind(
+    container: Container,
+) -> None:
+    uow = container.uow()
+    with uow.reading():
+        driver = uow.conn.connection.driver_connection
+        uow.conn.exec_driver_sql("SELECT pg_sleep(0.02)")
+        # Each statement is its own transaction: now() is this statement's start, not an
+        # earlier BEGIN's.
+        assert uow.conn.exec_driver_sql("SELECT now() = statement_timestamp()").scalar()
+    assert driver is not None and driver.autocommit is False  # back to transactions in the pool
+    payment_id = uuid.uuid4()
+    with uow:  # a write without commit() is undone
+        uow.repo.add_payment(Payment.place(payment_id, uow.clock(), **place_command().__dict__))
+    assert services.find_payment(container.uow(), payment_id) is None
