@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install translations extract update run test lint typecheck faults bench mutation clean stop email-previews
+.PHONY: install translations extract update run test lint typecheck faults bench bench-steps mutation clean stop email-previews
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ $(VENV)/.bench-installed: pyproject.toml | $(STAMP)
 bench: install translations $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || echo "bench: wrk not installed (apt-get install wrk); the API phase uses the Python load generator"
 	$(BIN)/python -m devstack run -- sh -c 'flask db init && python -m bench'
+
+# Client CPU per payment, step by step, in one process (bench/steps.py); under a minute.
+bench-steps: install translations
+	$(BIN)/python -m devstack run -- sh -c 'flask db init && python -m bench.steps'
 
 # Mutation testing of the money path (tool.mutmut in pyproject.toml); not part of `make test`.
 mutation: install translations
