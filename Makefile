@@ -51,7 +51,7 @@ $(VENV)/.bench-installed: pyproject.toml | $(STAMP)
 	$(BIN)/python -m pip install -e '.[dev,bench]'
 	touch $@
 
-# Not part of `make test`: about 8 minutes; writes bench/results.json and bench/results.md.
+# Not part of `make test`: about 9-10 minutes; writes bench/results.json and bench/results.md.
 bench: install translations $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || echo "bench: wrk not installed (apt-get install wrk); the API phase uses the Python load generator"
 	$(BIN)/python -m devstack run -- sh -c 'flask db init && python -m bench'
