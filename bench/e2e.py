@@ -25,7 +25,15 @@ from sqlalchemy.engine import make_url
 
 from bench import breakdown, cpu, loadgen, profiler
 from bench.payloads import EMAIL_DOMAIN, payment_body, post_request
-from bench.procs import BRIDGE_ARGV, Service, api_argv, relay_argv, wait_ready, worker_argv
+from bench.procs import (
+    BRIDGE_ARGV,
+    Service,
+    api_argv,
+    gateway_argv,
+    relay_argv,
+    wait_ready,
+    worker_argv,
+)
 from bench.settings import BenchSettings
 from bench.stack import BenchStack
 from bench.stats import summary_ms
@@ -83,10 +91,13 @@ def start(
     stack: BenchStack,
     bench: BenchSettings,
     phase: str,
-    commands: dict[str, list[str]] | None = None,
+    commands: dict[str, list[str] | None] | None = None,
+    gateway_latency_ms: int = 0,
+    **env_overrides: str,
 ) -> Pipeline:
-    """Start the SMTP server, the API, the relay, the bridge and the workers for one step
-    (`commands` replaces a process's command by name: the skeleton's).
+    """Start the SMTP server, the API, the relay, the bridge and the two worker pools for one
+    step (`commands` replaces a process's command by name, None leaves it out: the
+    skeleton's), with the simulated gateway answering after `gateway_latency_ms`.
 
     Each step has its own topics, consumer group and Dramatiq namespace (`phase`), so the
     backlog an overloaded step leaves behind never slows the next one.
@@ -101,34 +112,30 @@ def start(
         phase,
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=str(smtp_port),
-        GATEWAY_LATENCY_MS="0",
+        GATEWAY_LATENCY_MS=str(gateway_latency_ms),
         WEB_CONCURRENCY=str(bench.api_workers),
         GUNICORN_THREADS=str(bench.api_threads),
+        **env_overrides,
         **bench.extra_env,
     )
     smtp_argv = [sys.executable, "-m", "devstack.smtpsink", "--port", str(smtp_port),
                  "--receipts", str(mail_log)]  # fmt: skip
-    argv = {
+    argv: dict[str, list[str] | None] = {
         "api": api_argv(api_port),
         "relay": relay_argv(bench),
         "bridge": BRIDGE_ARGV,
         "worker": worker_argv(bench.worker_processes, bench.worker_threads),
+        "gateway": gateway_argv(bench.gateway_processes, bench.gateway_threads),
         **{
-            name: [a.replace("{port}", str(api_port)) for a in c]
+            name: None if c is None else [a.replace("{port}", str(api_port)) for a in c]
             for name, c in (commands or {}).items()
         },
     }
+    relays = {"relay" if i == 0 else f"relay{i + 1}": argv["relay"] for i in range(bench.relays)}
+    wanted = {"api": argv["api"], **relays, **{n: argv[n] for n in ("bridge", "worker", "gateway")}}
     services = {
         "smtp": Service("smtp", smtp_argv, env, log_dir),
-        "api": Service("api", argv["api"], env, log_dir),
-        **{
-            "relay" if i == 0 else f"relay{i + 1}": Service(
-                f"relay{i + 1}", argv["relay"], env, log_dir
-            )
-            for i in range(bench.relays)
-        },
-        "bridge": Service("bridge", argv["bridge"], env, log_dir),
-        "worker": Service("worker", argv["worker"], env, log_dir),
+        **{name: Service(name, line, env, log_dir) for name, line in wanted.items() if line},
     }
     for service in services.values():
         service.start()
@@ -213,15 +220,18 @@ def step(
 def _profiles(pipeline: Pipeline, seconds: int, log_dir: Path) -> list[profiler.Profile]:
     return [
         profiler.Profile(name, pipeline.services[name].pid, seconds, log_dir)
-        for name in ("api", "relay", "bridge", "worker")
+        for name in ("api", "relay", "bridge", "worker", "gateway")
+        if name in pipeline.services
     ]
 
 
-def measure(stack: BenchStack, bench: BenchSettings, rate: int, tag: str) -> dict[str, Any]:
+def measure(
+    stack: BenchStack, bench: BenchSettings, rate: int, tag: str, gateway_latency_ms: int = 0
+) -> dict[str, Any]:
     """One step on a fresh pipeline and empty tables: offer `rate`/s, drain, record memory
     and (maybe) profiles."""
     stack.empty_tables()
-    pipeline = start(stack, bench, tag)
+    pipeline = start(stack, bench, tag, gateway_latency_ms=gateway_latency_ms)
     try:
         profiles = (
             _profiles(pipeline, bench.e2e_seconds, stack.log_dir / tag)
@@ -229,6 +239,7 @@ def measure(stack: BenchStack, bench: BenchSettings, rate: int, tag: str) -> dic
             else []
         )
         result = step(pipeline, rate, bench.e2e_seconds, bench.drain_seconds, tag)
+        result["gateway_latency_ms"] = gateway_latency_ms
         if profiles:
             result["profile"] = {p.name: p.finish() for p in profiles}
         for service in pipeline.services.values():
@@ -254,7 +265,8 @@ def next_rate(tried: dict[int, bool], bench: BenchSettings) -> int | None:
 
 
 def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
-    """The fixed loads, then a search for the highest sustained rate."""
+    """The fixed loads, then a search for the highest sustained rate, then the loads with a
+    slow gateway (`gateway_loads`)."""
     steps = [measure(stack, bench, rate, f"e2e-{rate}") for rate in bench.e2e_rates]
     tried = {s["rate"]: s["sustained"] for s in steps}
     for _ in range(bench.sustain_tries):
@@ -263,13 +275,20 @@ def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
             break
         steps.append(measure(stack, bench, rate, f"sustain-{rate}"))
         tried[rate] = steps[-1]["sustained"]
+    slow = [
+        measure(stack, bench, rate, f"gateway{latency}-{rate}", gateway_latency_ms=latency)
+        for latency, rate in bench.gateway_loads
+    ]
     return {
         "steps": steps,
+        "slow_gateway": slow,
         "highest_sustained": max((r for r, ok in tried.items() if ok), default=0),
         "workers": {
             "api": bench.api_workers,
             "dramatiq_processes": bench.worker_processes,
             "dramatiq_threads": bench.worker_threads,
+            "gateway_processes": bench.gateway_processes,
+            "gateway_threads": bench.gateway_threads,
         },
     }
 

@@ -19,8 +19,13 @@ def api_argv(port: int) -> list[str]:
 
 
 def worker_argv(processes: int, threads: int) -> list[str]:
-    """The Procfile's `dramatiq tasks` with the given processes and threads."""
+    """The Procfile's worker pool (`dramatiq tasks`) with the given processes and threads."""
     return procfile.argv("worker", {"WORKER_PROCESSES": processes, "WORKER_THREADS": threads})
+
+
+def gateway_argv(processes: int, threads: int) -> list[str]:
+    """The Procfile's gateway pool with the given processes and threads."""
+    return procfile.argv("gateway", {"GATEWAY_PROCESSES": processes, "GATEWAY_THREADS": threads})
 
 
 def relay_argv(bench: BenchSettings) -> list[str]:

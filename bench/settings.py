@@ -7,15 +7,18 @@
 - `WEB_CONCURRENCY` (2), `GUNICORN_THREADS` (4): the API's gunicorn workers and threads.
 - `BENCH_RELAY_ROWS` (20000), `BENCH_RELAYS` (1), `BENCH_RELAY_ARGS` (e.g. `--batch-size 1000`).
 - `BENCH_CANCEL_PAYMENTS` (100000): the paid payments of the cancel phase's event.
-- `BENCH_SKELETON_RATES` (50,100,150), `BENCH_SKELETON_SECONDS` (20): the skeleton pipeline's
-  loads (the floor, bench/skeleton.py).
+- `BENCH_SKELETON_RATES` (50,100), `BENCH_SKELETON_SECONDS` (20): the loads of each skeleton
+  pipeline (the four-hop reference and the two-hop floor, bench/skeleton.py).
 - `BENCH_HISTORY_PAYMENTS` (1000000), `BENCH_HISTORY_BACKLOG` (10000), `BENCH_HISTORY_RATE`
   (50): the history phase's past payments, relay backlog and end-to-end load.
 - `BENCH_E2E_SECONDS` (20), `BENCH_E2E_RATES` (50,100), `BENCH_DRAIN_SECONDS` (15): the
   fixed end-to-end loads; then `BENCH_SUSTAIN_START` (150), `BENCH_SUSTAIN_STEP` (50) and
   `BENCH_SUSTAIN_TRIES` (1: is the target rate sustained?) for the search of the highest
   sustained rate (more tries bisect further, 40 s each).
-- `BENCH_WORKER_PROCESSES` (2), `BENCH_WORKER_THREADS` (8): `dramatiq tasks -p -t`.
+- `BENCH_WORKER_PROCESSES` (2), `BENCH_WORKER_THREADS` (8): the worker pool's `-p -t`;
+  `BENCH_GATEWAY_PROCESSES` (1), `BENCH_GATEWAY_THREADS` (64): the gateway pool's.
+- `BENCH_GATEWAY_LOADS` (300:50,300:100,1000:50,1000:100): end-to-end loads with a slow
+  gateway, as `latency_ms:rate` pairs (after the loads at 0 ms).
 - `BENCH_LOG_LEVEL` (INFO): the services' log level, as in production.
 - `BENCH_PROFILE=1`: py-spy profiles of the API and relay phases and of every process during
   the e2e step at `BENCH_PROFILE_RATE` (300) payments/s (`profile-*.summary.txt`).
@@ -57,14 +60,23 @@ class BenchSettings:
     drain_seconds: int = 15
     worker_processes: int = 2
     worker_threads: int = 8
+    gateway_processes: int = 1
+    gateway_threads: int = 64
+    gateway_loads: tuple[tuple[int, int], ...] = ((300, 50), (300, 100), (1000, 50), (1000, 100))
     profile: bool = False
     profile_rate: int = 300
     extra_env: dict[str, str] = field(default_factory=dict)
     history_payments: int = 1_000_000
     history_backlog: int = 10_000
     history_rate: int = 50
-    skeleton_rates: tuple[int, ...] = (50, 100, 150)
+    skeleton_rates: tuple[int, ...] = (50, 100)
     skeleton_seconds: int = 20
+
+
+def _pairs(name: str, default: str) -> tuple[tuple[int, int], ...]:
+    raw = os.environ.get(name, "").strip() or default
+    pairs = (part.split(":") for part in raw.split(",") if part.strip())
+    return tuple((int(a), int(b)) for a, b in pairs)
 
 
 def _extra_env() -> dict[str, str]:
@@ -93,12 +105,15 @@ def from_env() -> BenchSettings:
         drain_seconds=_int("BENCH_DRAIN_SECONDS", BenchSettings.drain_seconds),
         worker_processes=_int("BENCH_WORKER_PROCESSES", BenchSettings.worker_processes),
         worker_threads=_int("BENCH_WORKER_THREADS", BenchSettings.worker_threads),
+        gateway_processes=_int("BENCH_GATEWAY_PROCESSES", BenchSettings.gateway_processes),
+        gateway_threads=_int("BENCH_GATEWAY_THREADS", BenchSettings.gateway_threads),
+        gateway_loads=_pairs("BENCH_GATEWAY_LOADS", "300:50,300:100,1000:50,1000:100"),
         profile=os.environ.get("BENCH_PROFILE", "").strip() in {"1", "true", "yes"},
         profile_rate=_int("BENCH_PROFILE_RATE", BenchSettings.profile_rate),
         extra_env=_extra_env(),
         history_payments=_int("BENCH_HISTORY_PAYMENTS", BenchSettings.history_payments),
         history_backlog=_int("BENCH_HISTORY_BACKLOG", BenchSettings.history_backlog),
         history_rate=_int("BENCH_HISTORY_RATE", BenchSettings.history_rate),
-        skeleton_rates=_ints("BENCH_SKELETON_RATES", "50,100,150"),
+        skeleton_rates=_ints("BENCH_SKELETON_RATES", "50,100"),
         skeleton_seconds=_int("BENCH_SKELETON_SECONDS", BenchSettings.skeleton_seconds),
     )

@@ -1,12 +1,18 @@
-"""The skeleton pipeline: the floor that the service's per-payment cost is compared with.
+"""The skeleton pipelines: the floors that the service's per-payment cost is compared with.
 
 The same hops as the service, with no business logic, in the same process layout and
 settings (issue 12): a minimal Flask + psycopg API writing the payment and its outbox row in
 one transaction under the same gunicorn settings; a relay claiming, publishing (kafka-python,
-acks=all) and marking outbox rows; a bridge consuming the four topics in a consumer group and
-enqueuing Dramatiq messages by name, committing offsets after; and four no-op Dramatiq actors
+acks=all) and marking outbox rows; a bridge consuming the flow's topics in a consumer group
+and enqueuing Dramatiq messages by name, committing offsets after; and no-op Dramatiq actors
 (`bench.skeleton_worker`) that commit the same rows in the same number of transactions with
 plain psycopg, the last one sending one e-mail over an SMTP connection reused per thread.
+
+Two flows (`SKELETON_FLOW`): `four_hops`, the previous design (payment.created ->
+transaction.created -> transaction.succeeded -> payment.succeeded, a hop each), kept as the
+reference; and `two_hops`, the current one (contract section 5: payment.created -> the
+charge, which opens the transaction and settles it, on a pool of its own; payment.succeeded
+-> the e-mail), the floor of today's pipeline.
 
 `gunicorn 'bench.skeleton:create_app()'`, `python -m bench.skeleton relay|bridge`.
 """
@@ -27,15 +33,29 @@ from psycopg_pool import ConnectionPool
 
 from payments import config
 
-# topic -> the next actor, and the outbox topic each step writes.
-STEPS = ("payment_created", "transaction_created", "transaction_succeeded", "payment_succeeded")
-ACTORS = {
-    "payment_created": "skeleton_create_transaction",
-    "transaction_created": "skeleton_process_transaction",
-    "transaction_succeeded": "skeleton_settle_payment",
-    "payment_succeeded": "skeleton_send_email",
-}
 QUEUE = "skeleton"
+GATEWAY_QUEUE = "skeleton_gateway"  # the two-hop flow's charge, on a pool of its own
+# flow -> {topic the bridge consumes: (actor, queue)}
+FLOWS = {
+    "four_hops": {
+        "payment_created": ("skeleton_create_transaction", QUEUE),
+        "transaction_created": ("skeleton_process_transaction", QUEUE),
+        "transaction_succeeded": ("skeleton_settle_payment", QUEUE),
+        "payment_succeeded": ("skeleton_send_email", QUEUE),
+    },
+    "two_hops": {
+        "payment_created": ("skeleton_charge", GATEWAY_QUEUE),
+        "payment_succeeded": ("skeleton_send_email", QUEUE),
+    },
+}
+
+
+def flow() -> str:
+    """The flow this process runs (`SKELETON_FLOW`, default `four_hops`)."""
+    name = os.environ.get("SKELETON_FLOW", "four_hops")
+    if name not in FLOWS:
+        raise SystemExit(f"SKELETON_FLOW must be one of {', '.join(FLOWS)}, not {name!r}")
+    return name
 
 
 def settings() -> config.Settings:
@@ -136,14 +156,14 @@ def relay(stop: threading.Event) -> None:
 
 
 def bridge(stop: threading.Event) -> None:
-    """Consume the four topics in a group; enqueue each record's actor by name; commit."""
+    """Consume the flow's topics in a group; enqueue each record's actor by name; commit."""
     import redis
     from dramatiq import Message
     from dramatiq.brokers.redis import RedisBroker
     from kafka import KafkaConsumer
 
     s = settings()
-    topics = {getattr(s.topics, step): ACTORS[step] for step in STEPS}
+    topics = {getattr(s.topics, step): actor for step, actor in FLOWS[flow()].items()}
     broker = RedisBroker(
         client=redis.Redis.from_url(s.redis_url), namespace=s.dramatiq_namespace, middleware=[]
     )
@@ -162,7 +182,8 @@ def bridge(stop: threading.Event) -> None:
         for records in batch.values():
             for record in records:
                 entity = json.loads(record.value)["payment_id"]
-                broker.enqueue(Message(queue_name=QUEUE, actor_name=topics[record.topic],
+                actor, queue = topics[record.topic]
+                broker.enqueue(Message(queue_name=queue, actor_name=actor,
                                        args=(entity,), kwargs={}, options={}))  # fmt: skip
         if batch:
             consumer.commit()

@@ -1,6 +1,9 @@
-"""The skeleton's four no-op actors (`dramatiq bench.skeleton_worker`): the same rows in the same
+"""The skeletons' no-op actors (`dramatiq bench.skeleton_worker`): the same rows in the same
 number of transactions as the service's actors, with plain psycopg and no business logic; the
-last sends one e-mail over an SMTP connection kept per worker thread (see bench.skeleton)."""
+e-mail is sent over an SMTP connection kept per worker thread (see bench.skeleton). The
+four-hop flow runs create_transaction, process_transaction, settle_payment and send_email;
+the two-hop flow runs charge (its two transactions: open, then the outcome and the settle)
+and send_email."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from psycopg_pool import ConnectionPool
 
-from bench.skeleton import INSERT_OUTBOX, QUEUE, libpq, outbox_row, settings
+from bench.skeleton import GATEWAY_QUEUE, INSERT_OUTBOX, QUEUE, libpq, outbox_row, settings
 
 SETTINGS = settings()
 dramatiq.set_broker(
@@ -84,6 +87,39 @@ def skeleton_settle_payment(payment_id: str) -> None:
             "VALUES (%s, 'payment', 'SUCCESS')",
             (payment_id,),
         )
+        conn.execute(INSERT_OUTBOX, outbox_row(SETTINGS.topics.payment_succeeded,
+                     "payment.succeeded", payment_id, {"payment_id": payment_id}))  # fmt: skip
+
+
+@dramatiq.actor(queue_name=GATEWAY_QUEUE)
+def skeleton_charge(payment_id: str) -> None:
+    """The two-hop charge: the transaction opened (one transaction), then its outcome, the
+    token erased and the payment settled, with both status changes and both outbox rows
+    (a second transaction), as `services.charge_payment` writes them."""
+    with _pool().connection() as conn:
+        conn.execute(
+            "INSERT INTO transactions (id, payment_id) VALUES (%s, %s)",
+            (uuid.uuid4(), payment_id),
+        )
+        conn.execute(INSERT_OUTBOX, outbox_row(SETTINGS.topics.transaction_created,
+                     "transaction.created", payment_id, {"payment_id": payment_id}))  # fmt: skip
+    with _pool().connection() as conn:
+        conn.execute(
+            "UPDATE transactions SET status = 'SUCCESS', updated_at = now() WHERE payment_id = %s",
+            (payment_id,),
+        )
+        conn.execute(
+            "UPDATE payments SET status = 'SUCCESS', payment_token = NULL, updated_at = now() "
+            "WHERE id = %s",
+            (payment_id,),
+        )
+        conn.execute(
+            "INSERT INTO status_changes (payment_id, entity, to_status) "
+            "VALUES (%s, 'transaction', 'SUCCESS'), (%s, 'payment', 'SUCCESS')",
+            (payment_id, payment_id),
+        )
+        conn.execute(INSERT_OUTBOX, outbox_row(SETTINGS.topics.transaction_succeeded,
+                     "transaction.succeeded", payment_id, {"payment_id": payment_id}))  # fmt: skip
         conn.execute(INSERT_OUTBOX, outbox_row(SETTINGS.topics.payment_succeeded,
                      "payment.succeeded", payment_id, {"payment_id": payment_id}))  # fmt: skip
 

@@ -1,10 +1,11 @@
 """Client CPU of one payment, step by step, in one process: where a payment's Python time goes.
 
 `make bench-steps` runs it on the embedded services: each payment is placed, then goes through
-the four steps the actors run (open, charge, settle, e-mail) by calling the use cases directly,
-on real PostgreSQL and the SMTP sink, with no Kafka, Dramatiq or HTTP in between. The e-mail
-step is also measured in its parts (the payment's read, rendering, sending), on a copy of the
-e-mail that is sent as well. CPU is this process's (`time.process_time`), not the servers'.
+the steps the actors run (the charge, which opens the transaction, asks the gateway and
+settles; the e-mail) by calling the use cases directly, on real PostgreSQL and the SMTP
+sink, with no Kafka, Dramatiq or HTTP in between. The e-mail step is also measured in its
+parts (the payment's read, rendering, sending), on a copy of the e-mail that is sent as well.
+CPU is this process's (`time.process_time`), not the servers'.
 
 Knobs: `--payments` (300), `--warmup` (30), `--rounds` (3): the table shows each round.
 """
@@ -22,7 +23,7 @@ from payments.bootstrap import Container
 from payments.domain.secret import PaymentToken
 
 T = TypeVar("T")
-STEPS = ("place", "open", "charge", "settle", "notify", "read", "render", "send")
+STEPS = ("place", "charge", "notify", "read", "render", "send")
 
 
 def _command(i: int) -> services.PlacePayment:
@@ -48,11 +49,8 @@ def _payment(c: Container, i: int, spent: dict[str, float]) -> None:
         return result
 
     payment = timed("place", services.place_payment, c.uow(), _command(i))
-    tx = timed("open", services.open_transaction, c.uow(), payment.id)
-    if tx is None:
-        raise SystemExit(f"payment {payment.id} got no transaction")
-    timed("charge", services.charge, c.uow(), c.gateway, tx.id)
-    timed("settle", services.settle, c.uow(), tx.id)
+    if timed("charge", services.charge_payment, c.uow(), c.gateway, payment.id) is None:
+        raise SystemExit(f"payment {payment.id} was not charged")
     timed("notify", services.notify, c.uow(), c.renderer, c.mailer, payment.id)
     found = timed("read", services.find_payment, c.uow(), payment.id)
     assert found is not None
@@ -85,7 +83,7 @@ def main() -> None:
     print("|---" * (len(STEPS) + 2) + "|")
     for n in range(1, args.rounds + 1):
         ms = measure(container, args.payments, args.warmup)
-        pipeline = sum(ms[s] for s in ("place", "open", "charge", "settle", "notify"))
+        pipeline = sum(ms[s] for s in ("place", "charge", "notify"))
         cells = " | ".join(f"{ms[s]:.2f}" for s in STEPS)
         print(f"| {n} | {cells} | {pipeline:.2f} |")
     print(

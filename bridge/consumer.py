@@ -140,10 +140,7 @@ def routes_for(settings: Settings, batch: Batch) -> dict[str, Route]:
 
     t = settings.topics
     return {
-        t.payment_created: route(actors.CREATE_TRANSACTION, "payment_id"),
-        t.transaction_created: route(actors.PROCESS_TRANSACTION, "transaction_id"),
-        t.transaction_succeeded: route(actors.SETTLE_PAYMENT, "transaction_id"),
-        t.transaction_failed: route(actors.SETTLE_PAYMENT, "transaction_id"),
+        t.payment_created: route(actors.CHARGE_PAYMENT, "payment_id"),
         t.payment_succeeded: route(actors.SEND_PAYMENT_EMAIL, "payment_id"),
         t.payment_failed: route(actors.SEND_PAYMENT_EMAIL, "payment_id"),
         t.refund_pending: route(actors.PROCESS_REFUND, "refund_id"),

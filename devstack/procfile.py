@@ -15,7 +15,7 @@ from honcho.environ import parse_procfile
 ROOT = Path(__file__).resolve().parents[1]
 PROCFILE = ROOT / "Procfile"
 RELEASE = "release"  # run once, before the others (the schema)
-APP_PROCESSES = ("api", "worker", "relay", "bridge")
+APP_PROCESSES = ("api", "worker", "gateway", "relay", "bridge")
 
 
 def lines(path: Path = PROCFILE) -> dict[str, str]:

@@ -67,7 +67,9 @@ class Container:
     def gateway(self) -> Gateway:
         """The (simulated) payment gateway."""
         return self._gateway or SimulatedGateway(
-            self.settings.gateway_latency_ms, float(self.settings.gateway_transient_failure_rate)
+            self.settings.gateway_latency_ms,
+            float(self.settings.gateway_transient_failure_rate),
+            timeout_ms=self.settings.gateway_timeout_ms,
         )
 
     def uow(self) -> SqlUnitOfWork:

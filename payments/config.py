@@ -74,6 +74,9 @@ DEV_IDEMPOTENCY_SECRET = "development-only-idempotency-secret"  # noqa: S105 (a 
 MIN_SECRET_LENGTH = 16
 # A simulated gateway slower than this is a misconfiguration, not a test of patience.
 MAX_GATEWAY_LATENCY_MS = 120_000
+# The longest one gateway call may take (contract section 12), and the most it may be set to.
+DEFAULT_GATEWAY_TIMEOUT_MS = 30_000
+MAX_GATEWAY_TIMEOUT_MS = 120_000
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Settings:
     default_currency: str = "USD"
     gateway_latency_ms: int = 0
     gateway_transient_failure_rate: Decimal = Decimal("0")
+    gateway_timeout_ms: int = DEFAULT_GATEWAY_TIMEOUT_MS
     idempotency_key_ttl_hours: int = 24
     # Keys the HMAC that fingerprints idempotent requests (their bodies hold the token):
     # set it, the same in every API process, to a long random value in production.
@@ -125,6 +129,7 @@ class Settings:
             "mail_server": f"{self.mail_server}:{self.mail_port}",
             "api_keys": len(self.api_keys),
             "gateway_latency_ms": self.gateway_latency_ms,
+            "gateway_timeout_ms": self.gateway_timeout_ms,
             "outbox_retention_hours": self.outbox_retention_hours,
             "stuck_after_seconds": self.stuck_after_seconds,
             "rate_limit": self.rate_limit,
@@ -230,6 +235,11 @@ def _read(env: Env) -> Settings:
             "GATEWAY_TRANSIENT_FAILURE_RATE",
             d.gateway_transient_failure_rate,
             validate=Range(min=0, max=1),
+        ),
+        gateway_timeout_ms=env.int(
+            "GATEWAY_TIMEOUT_MS",
+            d.gateway_timeout_ms,
+            validate=Range(min=1, max=MAX_GATEWAY_TIMEOUT_MS),
         ),
         idempotency_key_ttl_hours=env.int(
             "IDEMPOTENCY_KEY_TTL_HOURS", d.idempotency_key_ttl_hours, validate=Range(min=1)

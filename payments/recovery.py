@@ -23,17 +23,13 @@ from payments.uow import SqlUnitOfWork
 class Step(StrEnum):
     """A pipeline step, named after its use case."""
 
-    OPEN_TRANSACTION = "open_transaction"
     CHARGE = "charge"
-    SETTLE = "settle"
     NOTIFY = "notify"
 
 
 # The actor that runs each step (the sweep and `flask payments reprocess` enqueue by name).
 ACTOR_OF_STEP = {
-    Step.OPEN_TRANSACTION: actors.CREATE_TRANSACTION,
-    Step.CHARGE: actors.PROCESS_TRANSACTION,
-    Step.SETTLE: actors.SETTLE_PAYMENT,
+    Step.CHARGE: actors.CHARGE_PAYMENT,
     Step.NOTIFY: actors.SEND_PAYMENT_EMAIL,
 }
 
@@ -59,16 +55,13 @@ class Plan:
 def next_step(progress: Progress) -> Redrive | None:
     """The step a payment waits for; None when it is finished and its e-mail recorded.
 
-    No transaction -> open one; transaction PENDING -> charge it; transaction finished but
-    payment PENDING -> settle; payment finished without its e-mail -> send the e-mail.
+    Payment PENDING -> charge it (the step opens the transaction when it has none, and only
+    settles one the gateway answered already); payment finished without its e-mail -> send
+    the e-mail.
     """
-    pid, tx = progress.payment_id, progress.transaction_id
+    pid = progress.payment_id
     if progress.payment_status is Status.PENDING:
-        if tx is None:
-            return Redrive(pid, Step.OPEN_TRANSACTION, pid)
-        if progress.transaction_status is Status.PENDING:
-            return Redrive(pid, Step.CHARGE, tx)
-        return Redrive(pid, Step.SETTLE, tx)
+        return Redrive(pid, Step.CHARGE, pid)
     if not progress.email_sent:
         return Redrive(pid, Step.NOTIFY, pid)
     return None

@@ -80,26 +80,36 @@ def open_transaction(uow: UnitOfWork, payment_id: UUID) -> Transaction | None:
     return tx
 
 
-def charge(uow: UnitOfWork, gateway: Gateway, transaction_id: UUID) -> Decision | None:
-    """Ask the gateway about a PENDING transaction and record its answer; None if done already.
+def charge_payment(uow: UnitOfWork, gateway: Gateway, payment_id: UUID) -> Payment | None:
+    """The payment's whole charge (contract section 5, one step): open its one transaction,
+    ask the gateway, record the answer and settle the payment. None when it was settled
+    already.
 
     The gateway is called outside any database transaction, with the transaction id as its
-    idempotency key; `TransientGatewayError` propagates so that the caller can retry.
+    idempotency key, so a repeated step (a redelivery, a frozen twin) asks it the same
+    question; `TransientGatewayError` propagates so that the caller can retry.
     """
     with uow.reading():
-        found = uow.repo.transaction_with_payment(transaction_id)
-        if found is None:
-            raise NotFound(f"transaction {transaction_id}")
-        tx, payment = found
-        if tx.status.terminal:
-            return None
-        token, amount = payment.payment_token, payment.amount
-    decision = gateway.charge(transaction_id, token, amount)
-    return decision if record_decision(uow, transaction_id, decision) else None
+        found = uow.repo.payment_with_transaction(payment_id)
+    if found is None:
+        raise NotFound(f"payment {payment_id}")
+    payment, tx = found
+    if payment.status.terminal:
+        return None
+    if tx is None:
+        tx = open_transaction(uow, payment_id)
+        if tx is None:  # another delivery opened it meanwhile: start from what it did
+            return charge_payment(uow, gateway, payment_id)
+    elif tx.status.terminal:  # answered, not settled: a payment the previous release left
+        return settle(uow, tx.id)
+    decision = gateway.charge(tx.id, payment.payment_token, payment.amount)
+    return record_decision(uow, tx.id, decision)
 
 
-def record_decision(uow: UnitOfWork, transaction_id: UUID, decision: Decision) -> bool:
-    """Complete the transaction with the gateway's decision and erase the token; False if done."""
+def record_decision(uow: UnitOfWork, transaction_id: UUID, decision: Decision) -> Payment | None:
+    """Complete the transaction with the gateway's decision, erase the token and settle the
+    payment, in one unit of work (events in order: transaction, then payment); None if the
+    transaction was completed already."""
     try:
         with uow:
             found = uow.repo.transaction_with_payment(
@@ -109,24 +119,36 @@ def record_decision(uow: UnitOfWork, transaction_id: UUID, decision: Decision) -
                 raise NotFound(f"transaction {transaction_id}")
             tx, payment = found
             if tx.status.terminal:
-                return False
+                return None
             tx.complete(decision.status, decision.reason, uow.clock())
             payment.forget_token()
             uow.repo.save_transaction(tx)
-            uow.repo.save_payment(payment)
+            _settle(uow, payment, tx)
             uow.commit()
     except AlreadyDone:
-        return False
-    return True
+        return None
+    return payment
 
 
-def give_up_on_gateway(uow: UnitOfWork, transaction_id: UUID) -> bool:
-    """Fail the transaction with `gateway_unavailable` after the retries ran out."""
-    return record_decision(uow, transaction_id, Decision(Status.FAILED, Reason.GATEWAY_UNAVAILABLE))
+def give_up_on_gateway(uow: UnitOfWork, payment_id: UUID) -> Payment | None:
+    """Fail the payment's transaction, and so the payment, with `gateway_unavailable` after
+    the retries ran out; None if it was answered or settled already."""
+    with uow.reading():
+        found = uow.repo.payment_with_transaction(payment_id)
+    if found is None:
+        raise NotFound(f"payment {payment_id}")
+    _payment, tx = found
+    if tx is None:  # never opened, so never charged: the next delivery starts it over
+        return None
+    return record_decision(uow, tx.id, Decision(Status.FAILED, Reason.GATEWAY_UNAVAILABLE))
 
 
 def settle(uow: UnitOfWork, transaction_id: UUID) -> Payment | None:
-    """Give the payment its transaction's outcome; None when it was settled already."""
+    """Give the payment its finished transaction's outcome; None when it was settled already.
+
+    `record_decision` settles as it records; this is for a payment whose transaction was
+    answered by the previous release's flow, which settled in a step of its own.
+    """
     try:
         with uow:
             found = uow.repo.transaction_with_payment(transaction_id, lock_payment=True)
@@ -137,14 +159,18 @@ def settle(uow: UnitOfWork, transaction_id: UUID) -> Payment | None:
                 return None
             if not tx.status.terminal:
                 raise NotReady(f"transaction {transaction_id} is still {tx.status}")
-            payment.settle(tx, uow.clock())
-            uow.repo.save_payment(payment)
-            if payment.status is Status.SUCCESS:  # a cancelled event's payment: refund it
-                refunds.refund_if_cancelled(uow, payment)
+            _settle(uow, payment, tx)
             uow.commit()
     except AlreadyDone:
         return None
     return payment
+
+
+def _settle(uow: UnitOfWork, payment: Payment, tx: Transaction) -> None:
+    payment.settle(tx, uow.clock())
+    uow.repo.save_payment(payment)
+    if payment.status is Status.SUCCESS:  # a cancelled event's payment: refund it
+        refunds.refund_if_cancelled(uow, payment)
 
 
 def email_kind(payment: Payment) -> str:

@@ -13,10 +13,8 @@ from tasks import runtime
 broker = runtime.start()
 
 from tasks.actors import (  # noqa: E402
-    create_transaction,
-    process_transaction,
+    charge_payment,
     send_payment_email,
-    settle_payment,
 )
 from tasks.refund_actors import (  # noqa: E402
     process_refund,
@@ -26,10 +24,8 @@ from tasks.refund_actors import (  # noqa: E402
 
 __all__ = [
     "broker",
-    "create_transaction",
-    "process_transaction",
+    "charge_payment",
     "send_payment_email",
-    "settle_payment",
     "process_refund",
     "send_refund_email",
     "refund_cancelled_event",

@@ -12,6 +12,7 @@ from dramatiq.middleware import CurrentMessage
 
 from payments import services
 from payments.domain.gateway_rule import TransientGatewayError
+from payments.domain.model import Payment
 from payments.errors import NotFound
 from payments.queue import actors as names
 from tasks import runtime
@@ -37,10 +38,11 @@ log = logging.getLogger("payments.worker")
 #   retries or a traceback.
 # - Time limits bound a stuck call (a database lock wait); the TimeLimitExceeded then counts
 #   as a failure and is retried. They follow from the settings, so that no setting makes
-#   every attempt time out: the gateway actor's is the configured gateway latency plus the
-#   database's allowance. The e-mail actor has none that could interrupt it between the SMTP
-#   server's 250 and recording the e-mail (a second e-mail): each SMTP exchange is bounded by
-#   SMTP_TIMEOUT_S instead, and the row it records under is locked before sending.
+#   every attempt time out: a gateway actor's is the gateway call's timeout
+#   (GATEWAY_TIMEOUT_MS) plus the database's allowance. The e-mail actor has none that could
+#   interrupt it between the SMTP server's 250 and recording the e-mail (a second e-mail):
+#   each SMTP exchange is bounded by SMTP_TIMEOUT_S instead, and the row it records under
+#   is locked before sending.
 MAX_RETRIES = 16
 MIN_BACKOFF_MS = 200
 MAX_BACKOFF_MS = 5 * 60 * 1000
@@ -59,9 +61,9 @@ EMAIL_MAX_BACKOFF_MS = 30_000
 EMAIL_TIME_LIMIT_MS = 24 * 3600 * 1000
 
 
-def gateway_time_limit_ms(gateway_latency_ms: int) -> int:
-    """The gateway actor's time limit: the gateway's own latency never reaches it."""
-    return gateway_latency_ms + DB_TIME_LIMIT_MS
+def gateway_time_limit_ms(gateway_timeout_ms: int) -> int:
+    """A gateway actor's time limit: the gateway call's own timeout never reaches it."""
+    return gateway_timeout_ms + DB_TIME_LIMIT_MS
 
 
 COMMON_OPTIONS: dict[str, Any] = {
@@ -97,49 +99,34 @@ def count_gateway_failure() -> int:
     return failures
 
 
-@actor(names.CREATE_TRANSACTION, time_limit=DB_TIME_LIMIT_MS, **COMMON_OPTIONS)
-def create_transaction(payment_id: str) -> None:
-    """payment.created -> open the payment's one transaction."""
-    tx = services.open_transaction(runtime.container().uow(), UUID(payment_id))
-    log.info(
-        "transaction %s",
-        "created" if tx else "already exists",
-        extra=log_ids(payment_id=payment_id),
-    )
-
-
 @actor(
-    names.PROCESS_TRANSACTION,
-    time_limit=gateway_time_limit_ms(runtime.container().settings.gateway_latency_ms),
+    names.CHARGE_PAYMENT,
+    time_limit=gateway_time_limit_ms(runtime.container().settings.gateway_timeout_ms),
     **COMMON_OPTIONS,
 )
-def process_transaction(transaction_id: str) -> None:
-    """transaction.created -> charge through the gateway and record its answer."""
+def charge_payment(payment_id: str) -> None:
+    """payment.created -> open the transaction, charge through the gateway, settle."""
     container = runtime.container()
     try:
-        decision = services.charge(container.uow(), container.gateway, UUID(transaction_id))
-    except TransientGatewayError:
+        payment = services.charge_payment(container.uow(), container.gateway, UUID(payment_id))
+    except TransientGatewayError as err:
         if count_gateway_failure() <= GATEWAY_RETRIES:
             log.warning(
-                "gateway unavailable, will retry", extra=log_ids(transaction_id=transaction_id)
+                "gateway unavailable, will retry: %s", err, extra=log_ids(payment_id=payment_id)
             )
             raise
-        services.give_up_on_gateway(container.uow(), UUID(transaction_id))
-        log.warning("gateway retries exhausted", extra=log_ids(transaction_id=transaction_id))
-        return
-    outcome = f"{decision.status} {decision.reason or ''}".strip() if decision else "already done"
-    log.info("gateway answered: %s", outcome, extra=log_ids(transaction_id=transaction_id))
+        payment = services.give_up_on_gateway(container.uow(), UUID(payment_id))
+        log.warning("gateway retries exhausted", extra=log_ids(payment_id=payment_id))
+    outcome = payment_outcome(payment)
+    log.info("payment %s", outcome, extra=log_ids(payment_id=payment_id))
 
 
-@actor(names.SETTLE_PAYMENT, time_limit=DB_TIME_LIMIT_MS, **COMMON_OPTIONS)
-def settle_payment(transaction_id: str) -> None:
-    """transaction.succeeded/failed -> give the payment its final status."""
-    payment = services.settle(runtime.container().uow(), UUID(transaction_id))
-    log.info(
-        "payment %s",
-        payment.status if payment else "already settled",
-        extra=log_ids(transaction_id=transaction_id),
-    )
+def payment_outcome(payment: Payment | None) -> str:
+    """How a charge ended, for the log: 'SUCCESS', 'FAILED rejected_by_gateway', or
+    'already settled'."""
+    if payment is None:
+        return "already settled"
+    return f"{payment.status} {payment.failure_reason or ''}".strip()
 
 
 EMAIL_OPTIONS: dict[str, Any] = {

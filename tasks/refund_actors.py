@@ -33,7 +33,7 @@ CANCELLATION_SLICE_S = 10.0
 
 @actor(
     names.PROCESS_REFUND,
-    time_limit=gateway_time_limit_ms(runtime.container().settings.gateway_latency_ms),
+    time_limit=gateway_time_limit_ms(runtime.container().settings.gateway_timeout_ms),
     **COMMON_OPTIONS,
 )
 def process_refund(refund_id: str) -> None:

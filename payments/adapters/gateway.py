@@ -14,18 +14,35 @@ from payments.domain.secret import PaymentToken
 
 
 class SimulatedGateway:
-    """Applies the contract's rule after `latency_ms`; remembers answers per idempotency key."""
+    """Applies the contract's rule after `latency_ms`; remembers answers per idempotency key.
+
+    A call that would take longer than `timeout_ms` gives up after `timeout_ms` with a
+    `TransientGatewayError`, as a client's read timeout would (outcome unknown: retried).
+    """
 
     def __init__(
-        self, latency_ms: int = 0, transient_failure_rate: float = 0.0, memory: int = 10_000
+        self,
+        latency_ms: int = 0,
+        transient_failure_rate: float = 0.0,
+        memory: int = 10_000,
+        timeout_ms: int = 30_000,
     ):
         self.latency_s = latency_ms / 1000
+        self.timeout_s = timeout_ms / 1000
         self.failure_rate = transient_failure_rate
         self._answers: OrderedDict[UUID, Decision] = OrderedDict()
         self._refunded: OrderedDict[UUID, Decimal] = OrderedDict()
         self._memory = memory
         self._lock = threading.Lock()
         self._random = random.Random()
+
+    def _wait(self) -> None:
+        """The gateway's latency, bounded by the call's timeout."""
+        if self.latency_s > self.timeout_s:
+            time.sleep(self.timeout_s)
+            raise TransientGatewayError(f"the gateway did not answer within {self.timeout_s} s")
+        if self.latency_s:
+            time.sleep(self.latency_s)
 
     def charge(
         self, idempotency_key: UUID, token: PaymentToken | None, amount: Decimal
@@ -34,8 +51,7 @@ class SimulatedGateway:
         with self._lock:
             if idempotency_key in self._answers:
                 return self._answers[idempotency_key]
-        if self.latency_s:
-            time.sleep(self.latency_s)
+        self._wait()
         decision = decide(token, amount, self._random.random(), self.failure_rate)
         with self._lock:
             self._answers[idempotency_key] = decision
@@ -49,8 +65,7 @@ class SimulatedGateway:
         with self._lock:
             if idempotency_key in self._refunded:
                 return
-        if self.latency_s:
-            time.sleep(self.latency_s)
+        self._wait()
         if self._random.random() < self.failure_rate:
             raise TransientGatewayError("the gateway did not answer the refund")
         with self._lock:

@@ -32,9 +32,10 @@ class ActorRef:
         )
 
 
-CREATE_TRANSACTION = ActorRef("create_transaction", "payments", "payment_id")
-PROCESS_TRANSACTION = ActorRef("process_transaction", "gateway", "transaction_id")
-SETTLE_PAYMENT = ActorRef("settle_payment", "payments", "transaction_id")
+# The gateway queue holds the steps that wait on the gateway: the Procfile gives it a pool
+# of its own, sized for rate x latency (docs/sizing.md), so that a slow gateway never takes
+# a thread from the e-mails or the cancellations.
+CHARGE_PAYMENT = ActorRef("charge_payment", "gateway", "payment_id")
 SEND_PAYMENT_EMAIL = ActorRef("send_payment_email", "email", "payment_id")
 
 PROCESS_REFUND = ActorRef("process_refund", "gateway", "refund_id")
@@ -42,9 +43,7 @@ SEND_REFUND_EMAIL = ActorRef("send_refund_email", "email", "refund_id")
 REFUND_CANCELLED_EVENT = ActorRef("refund_cancelled_event", "payments", "event_id")
 
 ALL = (
-    CREATE_TRANSACTION,
-    PROCESS_TRANSACTION,
-    SETTLE_PAYMENT,
+    CHARGE_PAYMENT,
     SEND_PAYMENT_EMAIL,
     PROCESS_REFUND,
     SEND_REFUND_EMAIL,

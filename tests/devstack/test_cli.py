@@ -27,12 +27,14 @@ def test_run_without_a_command_is_an_error() -> None:
         parse_args(["run", "--"])
 
 
-def test_the_procfile_names_the_five_processes_as_the_contract_starts_them() -> None:
+def test_the_procfile_names_the_processes_as_the_contract_starts_them() -> None:
     lines = procfile.lines()
-    assert list(lines) == ["release", "api", "worker", "relay", "bridge"]
+    assert list(lines) == ["release", "api", "worker", "gateway", "relay", "bridge"]
     assert lines["release"] == "flask db init"
     assert lines["api"].startswith("gunicorn 'web:create_app()'")
-    assert lines["worker"].startswith("dramatiq tasks")
+    assert lines["worker"].startswith("dramatiq tasks --queues payments email ")
+    assert lines["gateway"].startswith("env WORKER_METRICS_PORT=${GATEWAY_METRICS_PORT:-0} ")
+    assert "dramatiq tasks --queues gateway " in lines["gateway"]  # a pool of its own
     assert lines["relay"].startswith("flask outbox relay")
     assert lines["bridge"] == "flask bridge run"
     assert set(procfile.APP_PROCESSES) == set(lines) - {procfile.RELEASE}

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from devstack import procfile
 from payments.config import Settings
 from payments.db.engine import apply_schema, make_engine
 from tests.support import env
@@ -50,7 +51,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
     processes = {
         name: Process(name, environ, log_dir, port=api_port if name == "api" else 0).start()
-        for name in ("api", "relay", "bridge", "worker")
+        for name in procfile.APP_PROCESSES
     }
     try:
         wait_http(f"http://127.0.0.1:{api_port}/healthz")

@@ -13,7 +13,7 @@ from tests.support.tally import Row, failures
 PAYMENTS = 300
 POST_SECONDS = 25.0
 CHAOS_SECONDS = 30.0  # kills happen within this many seconds of the first payment
-VICTIMS = ("relay", "bridge", "worker")
+VICTIMS = ("relay", "bridge", "worker", "gateway")
 
 
 def test_every_daemon_killed_at_random_loses_and_doubles_nothing(

@@ -24,9 +24,7 @@ POST_SECONDS = 10.0
 
 # What each actor logs once per message it handles (tasks/actors.py).
 ACTOR_LINES = {
-    "create_transaction": ("transaction created", "transaction already exists"),
-    "process_transaction": ("gateway answered", "gateway retries exhausted"),
-    "settle_payment": ("payment SUCCESS", "payment FAILED", "payment already settled"),
+    "charge_payment": ("payment SUCCESS", "payment FAILED", "payment already settled"),
     "send_payment_email": ("e-mail sent", "e-mail already sent"),
 }
 

@@ -58,13 +58,10 @@ def test_full_pipeline_is_idempotent_at_every_step(container: Container, engine:
     assert tx is not None
     assert services.open_transaction(container.uow(), payment.id) is None
 
-    decision = services.charge(container.uow(), gateway, tx.id)
-    assert decision is not None and decision.status is Status.SUCCESS
-    assert services.charge(container.uow(), gateway, tx.id) is None
-    assert gateway.calls == [tx.id]
-
-    settled = services.settle(container.uow(), tx.id)
+    settled = services.charge_payment(container.uow(), gateway, payment.id)
     assert settled is not None and settled.status is Status.SUCCESS
+    assert services.charge_payment(container.uow(), gateway, payment.id) is None
+    assert gateway.calls == [tx.id]
     assert services.settle(container.uow(), tx.id) is None
 
     assert services.notify(container.uow(), render, mailer, payment.id)
@@ -94,10 +91,7 @@ def test_full_pipeline_is_idempotent_at_every_step(container: Container, engine:
 
 def test_odd_token_fails_and_settles_failed(container: Container, engine: Engine) -> None:
     payment = services.place_payment(container.uow(), place_command("ODD12"))
-    tx = services.open_transaction(container.uow(), payment.id)
-    assert tx is not None
-    services.charge(container.uow(), FakeGateway(), tx.id)
-    settled = services.settle(container.uow(), tx.id)
+    settled = services.charge_payment(container.uow(), FakeGateway(), payment.id)
     assert settled is not None and settled.status is Status.FAILED
     found = services.find_payment(container.uow(), payment.id)
     assert found is not None and found[1] is not None
@@ -114,16 +108,14 @@ def test_out_of_order_steps_wait_or_change_nothing(container: Container) -> None
     with pytest.raises(services.NotReady):
         services.settle(container.uow(), tx.id)
     with pytest.raises(services.NotFound):
-        services.charge(container.uow(), FakeGateway(), uuid.uuid4())
+        services.charge_payment(container.uow(), FakeGateway(), uuid.uuid4())
 
 
 def test_gateway_exhaustion_fails_with_gateway_unavailable(container: Container) -> None:
     payment = services.place_payment(container.uow(), place_command())
-    tx = services.open_transaction(container.uow(), payment.id)
-    assert tx is not None
-    assert services.give_up_on_gateway(container.uow(), tx.id)
-    assert not services.give_up_on_gateway(container.uow(), tx.id)
-    settled = services.settle(container.uow(), tx.id)
+    assert services.open_transaction(container.uow(), payment.id) is not None
+    settled = services.give_up_on_gateway(container.uow(), payment.id)
+    assert services.give_up_on_gateway(container.uow(), payment.id) is None
     assert settled is not None and settled.failure_reason is not None
     assert settled.failure_reason.value == "gateway_unavailable"
 
@@ -131,10 +123,7 @@ def test_gateway_exhaustion_fails_with_gateway_unavailable(container: Container)
 def test_mailer_failure_records_nothing_and_can_be_retried(container: Container) -> None:
     mailer = FakeMailer()
     payment = services.place_payment(container.uow(), place_command("ODD12"))
-    tx = services.open_transaction(container.uow(), payment.id)
-    assert tx is not None
-    services.charge(container.uow(), FakeGateway(), tx.id)
-    services.settle(container.uow(), tx.id)
+    services.charge_payment(container.uow(), FakeGateway(), payment.id)
     mailer.down = True
     with pytest.raises(ConnectionRefusedError):
         services.notify(container.uow(), render, mailer, payment.id)

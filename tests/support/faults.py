@@ -20,6 +20,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import Engine, text
 
+from devstack import procfile
 from payments import config
 from payments.db.engine import apply_schema, make_engine
 from tests.support.env import free_port
@@ -73,8 +74,8 @@ class Stage:
         return daemon
 
     def start_all(self) -> None:
-        """The four kinds of process; returns once the API answers."""
-        for label in ("api", "relay", "bridge", "worker"):
+        """Every process of the Procfile; returns once the API answers."""
+        for label in procfile.APP_PROCESSES:
             self.start(label)
         wait_http(f"{self.base_url}/healthz", timeout=60)
 

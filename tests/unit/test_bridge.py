@@ -223,9 +223,9 @@ def test_a_batch_is_enqueued_at_once_after_it_was_read_then_committed(journal) -
 
     assert bridge_.handle_batch(FakeConsumer(journal, []), polled) == 3
     assert journal == [
-        ("enqueue", "create_transaction", "a"),
-        ("enqueue", "create_transaction", "b"),
-        ("enqueue", "create_transaction", "c"),
+        ("enqueue", "charge_payment", "a"),
+        ("enqueue", "charge_payment", "b"),
+        ("enqueue", "charge_payment", "c"),
         "commit",
     ]
     assert batch.pending == []

@@ -1,4 +1,4 @@
-"""docker-compose.yml wires the real infrastructure and the four app processes correctly."""
+"""docker-compose.yml wires the real infrastructure and the app processes correctly."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = {
     "api": ["gunicorn", "web:create_app()"],
-    "worker": ["dramatiq", "tasks"],
+    "worker": ["dramatiq", "tasks", "--queues", "payments", "email"],
+    "gateway": ["dramatiq", "tasks", "--queues", "gateway"],
     "relay": ["flask", "outbox", "relay"],
     "bridge": ["flask", "bridge", "run"],
     "migrate": ["flask", "db", "init"],
@@ -95,7 +96,7 @@ def test_depends_on_references_existing_services(services: dict[str, Any], name:
 def test_app_services_wait_for_healthy_infrastructure_and_the_schema(
     services: dict[str, Any],
 ) -> None:
-    for name in ("api", "worker", "relay", "bridge"):
+    for name in ("api", "worker", "gateway", "relay", "bridge"):
         depends = services[name]["depends_on"]
         for infra in INFRA:
             assert depends[infra]["condition"] == "service_healthy"

@@ -17,10 +17,10 @@ PID, TID = uuid.uuid4(), uuid.uuid4()
 @pytest.mark.parametrize(
     ("payment", "tx", "emailed", "expected"),
     [
-        (Status.PENDING, None, False, Redrive(PID, Step.OPEN_TRANSACTION, PID)),
-        (Status.PENDING, Status.PENDING, False, Redrive(PID, Step.CHARGE, TID)),
-        (Status.PENDING, Status.SUCCESS, False, Redrive(PID, Step.SETTLE, TID)),
-        (Status.PENDING, Status.FAILED, False, Redrive(PID, Step.SETTLE, TID)),
+        (Status.PENDING, None, False, Redrive(PID, Step.CHARGE, PID)),
+        (Status.PENDING, Status.PENDING, False, Redrive(PID, Step.CHARGE, PID)),
+        (Status.PENDING, Status.SUCCESS, False, Redrive(PID, Step.CHARGE, PID)),
+        (Status.PENDING, Status.FAILED, False, Redrive(PID, Step.CHARGE, PID)),
         (Status.SUCCESS, Status.SUCCESS, False, Redrive(PID, Step.NOTIFY, PID)),
         (Status.FAILED, Status.FAILED, False, Redrive(PID, Step.NOTIFY, PID)),
         (Status.SUCCESS, Status.SUCCESS, True, None),

@@ -17,7 +17,7 @@ from payments import recovery, services
 from payments.adapters.gateway import FakeGateway
 from payments.adapters.mailer import FakeMailer
 from payments.db.memory import MemoryStore, MemoryUnitOfWork
-from payments.domain.gateway_rule import TransientGatewayError
+from payments.domain.gateway_rule import Decision, TransientGatewayError
 from payments.domain.model import Payment, Reason, Status
 from payments.domain.refund import Cancellation, EventIsCancelled
 from payments.errors import NotFound, NotReady
@@ -48,10 +48,7 @@ def run(uow: MemoryUnitOfWork, token: str = "TOKEN123") -> tuple[Payment, FakeMa
     """A payment through every step once."""
     mailer = FakeMailer()
     payment = services.place_payment(uow, place_command(token))
-    tx = services.open_transaction(uow, payment.id)
-    assert tx is not None
-    services.charge(uow, FakeGateway(), tx.id)
-    services.settle(uow, tx.id)
+    services.charge_payment(uow, FakeGateway(), payment.id)
     services.notify(uow, render, mailer, payment.id)
     return payment, mailer
 
@@ -83,7 +80,11 @@ def test_every_step_run_again_changes_nothing(uow: MemoryUnitOfWork, store: Memo
     assert tx is not None and tx[1] is not None
     before = (len(store.outbox), dict(store.emails), set(store.changes))
     assert services.open_transaction(uow, payment.id) is None
-    assert services.charge(uow, FakeGateway(), tx[1].id) is None
+    assert services.charge_payment(uow, FakeGateway(), payment.id) is None
+    assert (
+        services.record_decision(uow, tx[1].id, Decision(Status.FAILED, Reason.REJECTED_BY_GATEWAY))
+        is None
+    )
     assert services.settle(uow, tx[1].id) is None
     assert services.notify(uow, render, mailer, payment.id) is None
     assert (len(store.outbox), dict(store.emails), set(store.changes)) == before
@@ -106,23 +107,20 @@ def test_a_transient_gateway_error_records_nothing_and_giving_up_fails_the_payme
     uow: MemoryUnitOfWork, store: MemoryStore
 ) -> None:
     payment = services.place_payment(uow, place_command())
-    tx = services.open_transaction(uow, payment.id)
-    assert tx is not None
     with pytest.raises(TransientGatewayError):
-        services.charge(uow, FakeGateway(transient_failures=1), tx.id)
-    assert store.transactions[tx.id].status is Status.PENDING
+        services.charge_payment(uow, FakeGateway(transient_failures=1), payment.id)
+    [tx] = store.transactions.values()  # opened before the gateway was asked
+    assert tx.status is Status.PENDING
     assert store.payments[payment.id].payment_token == "TOKEN123"
-    assert services.give_up_on_gateway(uow, tx.id)
-    settled = services.settle(uow, tx.id)
+    settled = services.give_up_on_gateway(uow, payment.id)
     assert settled is not None and settled.failure_reason is Reason.GATEWAY_UNAVAILABLE
+    assert store.transactions[tx.id].reason is Reason.GATEWAY_UNAVAILABLE
+    assert services.give_up_on_gateway(uow, payment.id) is None  # once
 
 
 def test_a_failed_mail_send_records_no_email(uow: MemoryUnitOfWork, store: MemoryStore) -> None:
     payment = services.place_payment(uow, place_command())
-    tx = services.open_transaction(uow, payment.id)
-    assert tx is not None
-    services.charge(uow, FakeGateway(), tx.id)
-    services.settle(uow, tx.id)
+    services.charge_payment(uow, FakeGateway(), payment.id)
     mailer = FakeMailer()
     mailer.down = True
     with pytest.raises(ConnectionRefusedError):
@@ -151,7 +149,7 @@ def test_recovery_plans_the_step_each_payment_waits_for(uow: MemoryUnitOfWork) -
     done, _mailer = run(uow)
     plan = recovery.plan_for_ids(uow, [fresh.id, opened.id, done.id, unknown := uuid.uuid4()])
     assert [(r.payment_id, r.step) for r in plan.redrives] == [
-        (fresh.id, Step.OPEN_TRANSACTION),
+        (fresh.id, Step.CHARGE),
         (opened.id, Step.CHARGE),
     ]
     assert plan.finished == [done.id] and plan.unknown == [unknown]
@@ -170,11 +168,9 @@ def test_every_change_is_stamped_with_the_unit_of_works_clock(
     clocked: MemoryUnitOfWork, store: MemoryStore
 ) -> None:
     payment = services.place_payment(clocked, place_command())
-    tx = services.open_transaction(clocked, payment.id)
-    assert tx is not None
-    services.charge(clocked, FakeGateway(), tx.id)
-    services.settle(clocked, tx.id)
-    stored, stored_tx = store.payments[payment.id], store.transactions[tx.id]
+    services.charge_payment(clocked, FakeGateway(), payment.id)
+    [stored_tx] = store.transactions.values()
+    stored = store.payments[payment.id]
     assert stored.created_at == stored.updated_at == NOW
     assert stored_tx.created_at == stored_tx.updated_at == NOW
     assert [m.occurred_at for m in store.outbox] == [NOW] * 4
@@ -197,10 +193,24 @@ def test_the_gateway_is_asked_with_the_transaction_id_and_its_answer_returned(
     tx = services.open_transaction(uow, payment.id)
     assert tx is not None
     gateway = FakeGateway()
-    decision = services.charge(uow, gateway, tx.id)
+    settled = services.charge_payment(uow, gateway, payment.id)
     assert gateway.calls == [tx.id]
-    assert decision is not None and decision.status is Status.SUCCESS
-    assert not services.give_up_on_gateway(uow, tx.id)  # finished already: False, once
+    assert settled is not None and settled.status is Status.SUCCESS
+    assert services.give_up_on_gateway(uow, payment.id) is None  # finished already
+
+
+def test_a_payment_answered_but_not_settled_by_the_previous_flow_is_settled_without_a_charge(
+    uow: MemoryUnitOfWork, store: MemoryStore
+) -> None:
+    payment = services.place_payment(uow, place_command())
+    tx = services.open_transaction(uow, payment.id)
+    assert tx is not None
+    store.transactions[tx.id].status = Status.SUCCESS  # the old process_transaction's work
+    gateway = FakeGateway()
+    settled = services.charge_payment(uow, gateway, payment.id)
+    assert gateway.calls == []
+    assert settled is not None and settled.status is Status.SUCCESS
+    assert types(store, payment.id)[-1] == "payment.succeeded"
 
 
 def test_a_finished_payment_gets_no_transaction(uow: MemoryUnitOfWork, store: MemoryStore) -> None:
@@ -228,10 +238,7 @@ def test_a_cancelled_event_takes_no_payment_and_refunds_the_ones_that_succeed(
         services.place_payment(uow, place_command(event_id="evt-x"))
     services.place_payment(uow, place_command(event_id="evt-y"))  # other events: as usual
     for payment in (paid_later, failed_later):
-        tx = services.open_transaction(uow, payment.id)
-        assert tx is not None
-        services.charge(uow, FakeGateway(), tx.id)
-        services.settle(uow, tx.id)
+        services.charge_payment(uow, FakeGateway(), payment.id)
     refunded = {r.payment_id: r for r in store.refunds.values()}
     assert set(refunded) == {paid_later.id}  # the FAILED one is not refunded
     assert refunded[paid_later.id].amount == paid_later.amount

@@ -36,11 +36,7 @@ def api(paying: Container) -> Flask:
 def paid(api: Flask, paying: Container, **changes: Any) -> dict[str, Any]:
     """A payment taken to its end through the use cases (even token: SUCCESS)."""
     created = api.test_client().post("/payments", json=payment_body(**changes)).get_json()
-    pid = uuid.UUID(created["id"])
-    tx = services.open_transaction(paying.uow(), pid)
-    assert tx is not None
-    services.charge(paying.uow(), paying.gateway, tx.id)
-    services.settle(paying.uow(), tx.id)
+    services.charge_payment(paying.uow(), paying.gateway, uuid.UUID(created["id"]))
     return created
 
 
@@ -219,10 +215,8 @@ def test_cancelling_an_event_refunds_each_paid_payment_once(api: Flask, paying: 
     while not refunds.refund_cancellation_batch(paying.uow(), event, limit=2).finished:
         pass
     refunds.refund_cancellation_batch(paying.uow(), event)  # a duplicate delivery: no-op
-    tx = services.open_transaction(paying.uow(), uuid.UUID(pending["id"]))
-    assert tx is not None
-    services.charge(paying.uow(), paying.gateway, tx.id)
-    services.settle(paying.uow(), tx.id)  # succeeds after the cancellation: refunded too
+    # succeeds after the cancellation: refunded too
+    services.charge_payment(paying.uow(), paying.gateway, uuid.UUID(pending["id"]))
 
     progress = client.get(f"/events/{event}/cancellation").get_json()
     assert progress["payments"] == 5 and progress["refunds_pending"] == 5

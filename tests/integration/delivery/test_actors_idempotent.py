@@ -43,10 +43,7 @@ def transaction_of(engine: Engine, payment_id: uuid.UUID) -> str:
 
 def run_pipeline(payment_id: uuid.UUID, engine: Engine) -> None:
     """Each actor once, in order, as the bridge would deliver them."""
-    tasks.create_transaction(str(payment_id))
-    tx = transaction_of(engine, payment_id)
-    tasks.process_transaction(tx)
-    tasks.settle_payment(tx)
+    tasks.charge_payment(str(payment_id))
     tasks.send_payment_email(str(payment_id))
 
 
@@ -66,12 +63,8 @@ def test_every_message_delivered_twice_changes_nothing(
     token: str,
 ) -> None:
     pid = place(delivery_container, token).id
-    tasks.create_transaction(str(pid))
-    tasks.create_transaction(str(pid))
-    tx = transaction_of(delivery_engine, pid)
-    for actor in (tasks.process_transaction, tasks.settle_payment):
-        actor(tx)
-        actor(tx)
+    tasks.charge_payment(str(pid))
+    tasks.charge_payment(str(pid))
     tasks.send_payment_email(str(pid))
     tasks.send_payment_email(str(pid))
 
@@ -87,20 +80,13 @@ def test_messages_arriving_late_or_early_change_nothing(
     pid = place(delivery_container).id
     with pytest.raises(services.NotReady):  # e-mail before the payment finished: retried later
         tasks.send_payment_email(str(pid))
-    tasks.create_transaction(str(pid))
-    tx = transaction_of(delivery_engine, pid)
-    with pytest.raises(services.NotReady):  # settle before the gateway answered: retried later
-        tasks.settle_payment(tx)
-    tasks.process_transaction(tx)
-    tasks.settle_payment(tx)
+    tasks.charge_payment(str(pid))
     tasks.send_payment_email(str(pid))
     before = footprint(delivery_engine, pid)
 
     # Every message again, newest first, as a replay after the end would deliver them.
     tasks.send_payment_email(str(pid))
-    tasks.settle_payment(tx)
-    tasks.process_transaction(tx)
-    tasks.create_transaction(str(pid))
+    tasks.charge_payment(str(pid))
 
     assert finished(before), before
     assert footprint(delivery_engine, pid) == before
@@ -173,7 +159,7 @@ def test_a_race_lost_on_a_unique_key_counts_as_done(
     # As if the transaction were still PENDING: its terminal change exists already.
     stale_tx = _stale(repo.get_transaction, status=Status.PENDING, reason=None)
     monkeypatch.setattr(repo, "get_transaction", stale_tx)
-    assert services.record_decision(uow(), uuid.UUID(tx), Decision(Status.SUCCESS)) is False
+    assert services.record_decision(uow(), uuid.UUID(tx), Decision(Status.SUCCESS)) is None
     monkeypatch.undo()
 
     # As if the payment were still PENDING: its terminal change exists already.

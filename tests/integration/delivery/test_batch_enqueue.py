@@ -63,26 +63,27 @@ def test_a_batch_reaches_dramatiqs_consumer_whole_and_in_order(broker: Any) -> N
     seen = Seen()
     broker.add_middleware(seen)
     ids = [str(uuid.uuid4()) for _ in range(7)]
-    messages = [actors.CREATE_TRANSACTION.message(i, ce_id=f"ce-{n}") for n, i in enumerate(ids)]
+    messages = [actors.CHARGE_PAYMENT.message(i, ce_id=f"ce-{n}") for n, i in enumerate(ids)]
     sent = enqueue_many(broker, messages)
 
-    got = consume_all(broker, actors.CREATE_TRANSACTION.queue, len(ids))
+    got = consume_all(broker, actors.CHARGE_PAYMENT.queue, len(ids))
     assert [m.args[0] for m in got] == ids
     assert [m.options["ce_id"] for m in got] == [f"ce-{n}" for n in range(len(ids))]
-    assert {m.actor_name for m in got} == {actors.CREATE_TRANSACTION.name}
+    assert {m.actor_name for m in got} == {actors.CHARGE_PAYMENT.name}
     assert len({m.options["redis_message_id"] for m in sent}) == len(ids)  # each its own entry
     assert seen.before == seen.after == [m.message_id for m in messages]
 
 
 def test_a_mixed_batch_lands_on_each_actors_queue(broker: Any) -> None:
-    payment, transaction = str(uuid.uuid4()), str(uuid.uuid4())
+    payment, event = str(uuid.uuid4()), "evt-1"
     enqueue_many(
         broker,
         [
-            actors.CREATE_TRANSACTION.message(payment),
-            actors.PROCESS_TRANSACTION.message(transaction),
+            actors.CHARGE_PAYMENT.message(payment),
+            actors.REFUND_CANCELLED_EVENT.message(event),
         ],
     )
-    [on_payments] = consume_all(broker, actors.CREATE_TRANSACTION.queue, 1)
-    [on_gateway] = consume_all(broker, actors.PROCESS_TRANSACTION.queue, 1)
-    assert (on_payments.args[0], on_gateway.args[0]) == (payment, transaction)
+    assert actors.CHARGE_PAYMENT.queue != actors.REFUND_CANCELLED_EVENT.queue
+    [on_gateway] = consume_all(broker, actors.CHARGE_PAYMENT.queue, 1)
+    [on_payments] = consume_all(broker, actors.REFUND_CANCELLED_EVENT.queue, 1)
+    assert (on_gateway.args[0], on_payments.args[0]) == (payment, event)

@@ -61,7 +61,7 @@ def enqueue_to(broker: RedisBroker, seen: list[str]) -> Callable[..., None]:
     def enqueue(entity_id: str, ce_id: str | None = None) -> None:
         message = Message(
             queue_name="payments",
-            actor_name="create_transaction",
+            actor_name="charge_payment",
             args=(entity_id,),
             kwargs={},
             options={"ce_id": ce_id},

@@ -116,11 +116,7 @@ def _post(app: Flask, tag: str | None, accept: str | None, token: str) -> dict[s
 
 
 def _finish(container: Container, payment_id: str) -> None:
-    pid = uuid.UUID(payment_id)
-    tx = services.open_transaction(container.uow(), pid)
-    assert tx is not None
-    services.charge(container.uow(), container.gateway, tx.id)
-    services.settle(container.uow(), tx.id)
+    services.charge_payment(container.uow(), container.gateway, uuid.UUID(payment_id))
 
 
 def test_every_event_with_the_fans_language_reads_right_downstream(

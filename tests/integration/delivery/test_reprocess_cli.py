@@ -29,20 +29,10 @@ def staged_payments(container: Container) -> dict[str, uuid.UUID]:
     ids["new"] = place(container).id
     ids["opened"] = place(container).id
     services.open_transaction(uow(), ids["opened"])
-    ids["charged"] = place(container).id
-    charged_tx = services.open_transaction(uow(), ids["charged"])
-    assert charged_tx is not None
-    services.charge(uow(), FakeGateway(), charged_tx.id)
     ids["settled"] = place(container, token="ODD12").id
-    settled_tx = services.open_transaction(uow(), ids["settled"])
-    assert settled_tx is not None
-    services.charge(uow(), FakeGateway(), settled_tx.id)
-    services.settle(uow(), settled_tx.id)
+    services.charge_payment(uow(), FakeGateway(), ids["settled"])
     ids["done"] = place(container).id
-    done_tx = services.open_transaction(uow(), ids["done"])
-    assert done_tx is not None
-    services.charge(uow(), FakeGateway(), done_tx.id)
-    services.settle(uow(), done_tx.id)
+    services.charge_payment(uow(), FakeGateway(), ids["done"])
     services.notify(uow(), lambda p, k: None, _Mailer(), ids["done"])  # type: ignore[arg-type]
     return ids
 
@@ -75,20 +65,14 @@ def test_each_payment_is_redriven_from_its_current_step(
     result = invoke(delivery_app, *(str(i) for i in ids.values()))
 
     assert result.exit_code == 0, result.output
-    tx = {
-        name: services.find_payment(delivery_container.uow(), pid)[1] for name, pid in ids.items()
-    }  # type: ignore[index]
     assert sorted(sent) == sorted(
         [
-            (Step.OPEN_TRANSACTION, str(ids["new"])),
-            (Step.CHARGE, str(tx["opened"].id)),
-            (Step.SETTLE, str(tx["charged"].id)),
+            (Step.CHARGE, str(ids["new"])),
+            (Step.CHARGE, str(ids["opened"])),
             (Step.NOTIFY, str(ids["settled"])),
         ]
     )
-    assert (
-        "re-drove 4 payment(s): open_transaction 1, charge 1, settle 1, notify 1" in result.output
-    )
+    assert "re-drove 3 payment(s): charge 2, notify 1" in result.output
     assert "1 payment(s) already finished" in result.output
 
 
@@ -114,7 +98,7 @@ def test_unknown_ids_exit_1_with_one_line(delivery_app: Flask, delivery_containe
     result = invoke(delivery_app, str(known), str(unknown))
 
     assert result.exit_code == 1
-    assert sent == [(Step.OPEN_TRANSACTION, str(known))]
+    assert sent == [(Step.CHARGE, str(known))]
     assert result.output.strip().splitlines()[-1] == f"Error: 1 unknown payment id(s): {unknown}"
 
 
@@ -139,7 +123,7 @@ def test_a_failing_enqueue_exits_1_with_one_line(
     result = invoke(delivery_app, str(pid))
     assert result.exit_code == 1
     last = result.output.strip().splitlines()[-1]
-    assert last.startswith(f"Error: could not enqueue open_transaction for payment {pid} (0 of 1")
+    assert last.startswith(f"Error: could not enqueue charge for payment {pid} (0 of 1")
     assert "Connection refused" in last
 
 
@@ -164,12 +148,12 @@ def test_the_command_enqueues_real_dramatiq_messages(
     assert result.returncode == 0, result.stderr
     client = redis.Redis.from_url(settings.redis_url)
     try:
-        messages = [Message.decode(m) for m in client.hvals(f"{namespace}:payments.msgs")]
+        messages = [Message.decode(m) for m in client.hvals(f"{namespace}:gateway.msgs")]
         for key in client.scan_iter(f"{namespace}:*"):
             client.delete(key)
     finally:
         client.close()
-    assert [(m.actor_name, m.args) for m in messages] == [("create_transaction", (str(pid),))]
+    assert [(m.actor_name, m.args) for m in messages] == [("charge_payment", (str(pid),))]
 
 
 def test_redis_or_database_down_exit_1_with_one_line(delivery_url: str, delivery_container) -> None:

@@ -92,8 +92,7 @@ def finished(email_container: Container) -> Callable[..., Payment]:
         tx = services.open_transaction(email_container.uow(), placed.id)
         assert tx is not None
         decision = Decision(Status.FAILED, reason) if reason else Decision(Status.SUCCESS)
-        services.record_decision(email_container.uow(), tx.id, decision)
-        payment = services.settle(email_container.uow(), tx.id)
+        payment = services.record_decision(email_container.uow(), tx.id, decision)
         assert payment is not None
         return payment
 

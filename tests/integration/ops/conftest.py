@@ -125,7 +125,7 @@ def worker_ops(settings_ops: Settings, app_ops: Flask) -> Iterator[Any]:
 
     client = redis.Redis.from_url(settings_ops.redis_url)
     broker = redis_broker(client, settings_ops.dramatiq_namespace)
-    for actor in (tasks.create_transaction, tasks.process_transaction, tasks.settle_payment):
+    for actor in (tasks.charge_payment, tasks.send_payment_email):
         broker.declare_actor(actor)
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
     worker.start()

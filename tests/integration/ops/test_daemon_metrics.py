@@ -101,9 +101,9 @@ def test_workers_serve_dramatiq_metrics_and_log_json_with_message_ids(
     import tasks
 
     message = broker.enqueue(
-        tasks.create_transaction.message(str(uuid.uuid4()))  # unknown payment: dead-lettered
+        tasks.send_payment_email.message(str(uuid.uuid4()))  # unknown payment: dead-lettered
     )
-    labels = {"actor_name": "create_transaction"}
+    labels = {"actor_name": "send_payment_email"}
     wait_until(
         lambda: (sample(port, "dramatiq_message_rejects_total", **labels) or 0) >= 1, timeout=40
     )

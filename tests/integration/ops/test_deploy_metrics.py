@@ -15,6 +15,7 @@ import requests
 from dramatiq.brokers.redis import RedisBroker
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack import procfile
 from payments.config import TOPIC_VARIABLES
 from payments.db.engine import apply_schema, make_engine
 from payments.queue import actors
@@ -47,10 +48,10 @@ def exported(port: int, path: str = "/metrics") -> set[str]:
 
 @pytest.fixture
 def processes(tmp_path: Path) -> Iterator[dict[str, int]]:
-    """The four processes on a database, topics, namespace and group of their own; their
-    metrics ports by name."""
+    """The Procfile's processes on a database, topics, namespace and group of their own;
+    their metrics ports by name."""
     slug = f"deploy-{env.SESSION}"
-    ports = {name: env.free_port() for name in ("api", "relay", "worker", "bridge")}
+    ports = {name: env.free_port() for name in procfile.APP_PROCESSES}
     with env.own_database("deploy") as database_url:
         environ = env.base_env(
             DATABASE_URL=database_url,
@@ -60,6 +61,7 @@ def processes(tmp_path: Path) -> Iterator[dict[str, int]]:
             METRICS_HOST="127.0.0.1",
             RELAY_METRICS_PORT=str(ports["relay"]),
             WORKER_METRICS_PORT=str(ports["worker"]),
+            GATEWAY_METRICS_PORT=str(ports["gateway"]),
             BRIDGE_METRICS_PORT=str(ports["bridge"]),
             **{name: f"{name}.{slug}" for name in TOPIC_VARIABLES},
         )
@@ -70,7 +72,7 @@ def processes(tmp_path: Path) -> Iterator[dict[str, int]]:
         ensure_topics(settings, partitions=1)
         started = [
             Process(name, environ, tmp_path, port=ports[name]).start()
-            for name in ("api", "relay", "bridge", "worker")
+            for name in procfile.APP_PROCESSES
         ]
         client = redis.Redis.from_url(settings.redis_url)
         try:
@@ -96,7 +98,7 @@ def test_every_metric_the_dashboard_and_the_rules_name_is_exported(
         namespace=f"test-deploy-{env.SESSION}",
         middleware=[],
     )
-    broker.enqueue(actors.CREATE_TRANSACTION.message(str(uuid.uuid4())))  # dead-lettered
+    broker.enqueue(actors.CHARGE_PAYMENT.message(str(uuid.uuid4())))  # dead-lettered
     broker.close()
 
     wanted = deploy_kit.named_metrics()
@@ -104,7 +106,7 @@ def test_every_metric_the_dashboard_and_the_rules_name_is_exported(
 
     def missing() -> set[str]:
         have = exported(processes["api"])
-        for name in ("relay", "worker", "bridge"):
+        for name in ("relay", "worker", "gateway", "bridge"):
             have |= exported(processes[name])
         return wanted - have
 

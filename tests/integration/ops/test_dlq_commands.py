@@ -26,11 +26,11 @@ def dead_ids(container: Container) -> set[str]:
     return {d.message_id for d in dead_letters(container).list()}
 
 
-def send_create_transaction(broker: Any, payment_id: uuid.UUID) -> Any:
+def send_charge_payment(broker: Any, payment_id: uuid.UUID) -> Any:
     """What the bridge enqueues for a payment.created event."""
     import tasks
 
-    message = tasks.create_transaction.message_with_options(
+    message = tasks.charge_payment.message_with_options(
         args=(str(payment_id),), ce_id=str(uuid.uuid4())
     )
     return broker.enqueue(message)
@@ -45,13 +45,13 @@ def test_a_dead_letter_is_listed_then_retried_once_its_precondition_holds(
     app_ops: Flask, container_ops: Container, worker_ops: Any
 ) -> None:
     payment_id = uuid.uuid4()  # the payment does not exist yet: the actor fails (NotFound)
-    message = send_create_transaction(worker_ops, payment_id)
+    message = send_charge_payment(worker_ops, payment_id)
     wait_until(lambda: message.message_id in dead_ids(container_ops), timeout=20)
 
     listed = run(app_ops, "dlq", "list")
     assert listed.exit_code == 0, listed.output
     line = next(x for x in listed.output.splitlines() if x.startswith(message.message_id))
-    assert "create_transaction" in line
+    assert "charge_payment" in line
     assert f'["{payment_id}"]' in line
     assert f"NotFound: payment {payment_id}" in line
 
@@ -67,7 +67,7 @@ def test_a_dead_letter_is_listed_then_retried_once_its_precondition_holds(
 
 def test_retry_all(app_ops: Flask, container_ops: Container, worker_ops: Any) -> None:
     payment_ids = [uuid.uuid4(), uuid.uuid4()]
-    messages = [send_create_transaction(worker_ops, pid) for pid in payment_ids]
+    messages = [send_charge_payment(worker_ops, pid) for pid in payment_ids]
     wanted = {m.message_id for m in messages}
     wait_until(lambda: wanted <= dead_ids(container_ops), timeout=20)
     for pid in payment_ids:

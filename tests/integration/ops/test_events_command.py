@@ -17,10 +17,7 @@ from tests.support.factories import place
 
 def _paid(container: Container, event_id: str) -> uuid.UUID:
     payment = place(container, event_id=event_id)
-    tx = services.open_transaction(container.uow(), payment.id)
-    assert tx is not None
-    services.charge(container.uow(), FakeGateway(), tx.id)
-    services.settle(container.uow(), tx.id)
+    services.charge_payment(container.uow(), FakeGateway(), payment.id)
     return payment.id
 
 

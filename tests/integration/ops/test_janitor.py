@@ -62,15 +62,10 @@ def test_a_stalled_payment_is_redriven_from_its_step_once_per_idle_period(
     sweeping: Container,
 ) -> None:
     fresh = place(sweeping)  # its payment.created went nowhere (a Kafka that lost it)
-    charged = place(sweeping)
-    tx = services.open_transaction(sweeping.uow(), charged.id)
-    assert tx is not None
-    services.charge(sweeping.uow(), sweeping.gateway, tx.id)
+    charged = place(sweeping)  # its charge stopped after opening the transaction (a crash)
+    assert services.open_transaction(sweeping.uow(), charged.id) is not None
     settled = place(sweeping)
-    stx = services.open_transaction(sweeping.uow(), settled.id)
-    assert stx is not None
-    services.charge(sweeping.uow(), sweeping.gateway, stx.id)
-    services.settle(sweeping.uow(), stx.id)  # finished, but its e-mail message was lost
+    services.charge_payment(sweeping.uow(), sweeping.gateway, settled.id)  # its e-mail was lost
     moving = place(sweeping)  # changed just now: not stalled
     for payment in (fresh, charged, settled):
         age(sweeping.engine, payment.id, 600)
@@ -81,14 +76,14 @@ def test_a_stalled_payment_is_redriven_from_its_step_once_per_idle_period(
     assert done is not None
     mine = {r.payment_id: r for r in done if r.payment_id in {fresh.id, charged.id, settled.id}}
     assert {pid: r.step for pid, r in mine.items()} == {
-        fresh.id: Step.OPEN_TRANSACTION,
-        charged.id: Step.SETTLE,
+        fresh.id: Step.CHARGE,
+        charged.id: Step.CHARGE,
         settled.id: Step.NOTIFY,
     }
     assert moving.id not in {r.payment_id for r in done}
     enqueued = sent(sweeping)
-    assert ("create_transaction", str(fresh.id)) in enqueued
-    assert ("settle_payment", str(tx.id)) in enqueued
+    assert ("charge_payment", str(fresh.id)) in enqueued
+    assert ("charge_payment", str(charged.id)) in enqueued
     assert ("send_payment_email", str(settled.id)) in enqueued
 
     again = janitor.sweep()  # re-driven just now: waits another STUCK_AFTER_SECONDS
@@ -184,10 +179,7 @@ def test_finished_payments_are_counted_without_reading_the_payments_table(
         before = stats_store.payment_counts(conn)
     payments = [place(sweeping, token) for token in ("TOKEN123", "ODD12", "TOKEN456")]
     for payment in payments:
-        tx = services.open_transaction(sweeping.uow(), payment.id)
-        assert tx is not None
-        services.charge(sweeping.uow(), sweeping.gateway, tx.id)
-        services.settle(sweeping.uow(), tx.id)
+        services.charge_payment(sweeping.uow(), sweeping.gateway, payment.id)
     with engine_ops.connect() as conn:
         after = stats_store.payment_counts(conn)
         plan = "\n".join(

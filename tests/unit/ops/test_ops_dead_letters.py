@@ -18,7 +18,7 @@ from payments.queue.dead_letters import (
 def letter(**options: object) -> DeadLetter:
     message = Message(
         queue_name="payments",
-        actor_name="create_transaction",
+        actor_name="charge_payment",
         args=("p-1",),
         kwargs={"payment_token": "TOKEN123", "note": "x"},
         options=dict(options),

@@ -84,20 +84,20 @@ def test_each_request_is_one_line_with_its_request_and_payment_ids(
 def test_enqueues_are_logged_with_the_actor_and_its_ids(captured: io.StringIO) -> None:
     broker = StubBroker()
 
-    def settle_payment(transaction_id: str) -> None:
+    def process_refund(refund_id: str) -> None:
         """A stand-in actor."""
 
     import dramatiq
 
-    actor = dramatiq.actor(settle_payment, broker=broker, queue_name="payments")
+    actor = dramatiq.actor(process_refund, broker=broker, queue_name="payments")
     broker.add_middleware(LogEnqueue())
     message = actor.send_with_options(args=("t-9",), ce_id="c-9")
-    assert named_ids(message) == {"transaction_id": "t-9"}
+    assert named_ids(message) == {"refund_id": "t-9"}
     unknown = Message(queue_name="q", actor_name="nobody", args=(1,), kwargs={}, options={})
     assert named_ids(unknown) == {}
     line = next(x for x in lines(captured) if x["logger"] == "payments.enqueue")
-    assert line["message"] == "enqueued settle_payment"
-    assert (line["transaction_id"], line["ce_id"], line["message_id"]) == (
+    assert line["message"] == "enqueued process_refund"
+    assert (line["refund_id"], line["ce_id"], line["message_id"]) == (
         "t-9",
         "c-9",
         message.message_id,
