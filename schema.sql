@@ -164,9 +164,33 @@ CREATE TABLE IF NOT EXISTS refunds (
     CHECK ((status = 'FAILED') = (failure_reason IS NOT NULL))
 );
 CREATE INDEX IF NOT EXISTS refunds_payment_idx ON refunds (payment_id, created_at);
+-- Made by the event's cancellation (reason event_cancelled), not asked for by hand: a refund
+-- with that reason made by hand before the cancellation (possible until this column came)
+-- is not the cancellation's, which still refunds what it left. Adding a column with a
+-- constant default rewrites nothing (PostgreSQL 11+).
+ALTER TABLE refunds ADD COLUMN IF NOT EXISTS by_cancellation boolean NOT NULL DEFAULT false;
+-- When a PENDING refund the gateway could not take is asked for again (the self-healing
+-- sweep leaves it alone until then).
+ALTER TABLE refunds ADD COLUMN IF NOT EXISTS next_attempt_at timestamptz;
+-- Once, on the upgrade that brings the column: the cancellation refunds already made are
+-- the event_cancelled ones made after their event's cancellation was accepted (the old
+-- unique index let at most one per payment exist).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_class WHERE relname = 'refunds_one_per_cancellation') THEN
+        UPDATE refunds r SET by_cancellation = true
+        FROM payments p JOIN event_cancellations c ON c.event_id = p.event_id
+        WHERE r.payment_id = p.id AND r.reason = 'event_cancelled'
+          AND r.created_at >= c.created_at AND NOT r.by_cancellation;
+    END IF;
+END
+$$;
 -- An event's cancellation refunds each payment once, whatever delivers its batch twice.
-CREATE UNIQUE INDEX IF NOT EXISTS refunds_one_per_cancellation
-    ON refunds (payment_id) WHERE reason = 'event_cancelled';
+-- (Replaces refunds_one_per_cancellation, which also counted refunds made by hand. Built
+-- over the refunds table only, which an upgrade locks for writes that long.)
+CREATE UNIQUE INDEX IF NOT EXISTS refunds_one_cancellation_refund
+    ON refunds (payment_id) WHERE by_cancellation;
+DROP INDEX IF EXISTS refunds_one_per_cancellation;
 -- The sweep's view of unfinished refunds (as for payments).
 CREATE INDEX IF NOT EXISTS refunds_pending_idx ON refunds (updated_at) WHERE status = 'PENDING';
 CREATE INDEX IF NOT EXISTS refunds_unnotified_idx ON refunds (updated_at)

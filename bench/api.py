@@ -77,6 +77,7 @@ def _minimal_endpoint(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]
     """The same load on the floor: a minimal Flask + psycopg endpoint writing the same two rows
     in one transaction (bench.skeleton), under the same gunicorn settings."""
     template = floor.commands(bench)["api"]
+    assert template is not None
     return _loaded(stack, bench, "api-minimal",
                    lambda port: [a.replace("{port}", str(port)) for a in template])  # fmt: skip
 

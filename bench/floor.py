@@ -24,7 +24,7 @@ def _dramatiq(queues: list[str], processes: int, threads: int) -> list[str]:
             "-p", str(processes), "-t", str(threads)]  # fmt: skip
 
 
-def commands(bench: BenchSettings, flow: str) -> dict[str, list[str] | None]:
+def commands(bench: BenchSettings, flow: str = "two_hops") -> dict[str, list[str] | None]:
     """The skeleton's processes, as the service's are started (same gunicorn settings and
     Dramatiq processes and threads): the two-hop flow with the service's two pools, the
     four-hop flow with the one pool it had."""

@@ -27,8 +27,7 @@ def _stats(event_id: str) -> tuple[CancellationStats, bool]:
         cancellation = uow.refunds.get_cancellation(event_id)
         stats = uow.refunds.stats(event_id)
     assert cancellation is not None
-    done = cancellation.scanned_at is not None and stats.pending == 0
-    return stats, done and stats.payments_pending == 0
+    return stats, cancellation.scanned_at is not None and stats.completed
 
 
 @events_cli.command("cancel")

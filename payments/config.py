@@ -109,6 +109,8 @@ class Settings:
     db_pool_size: int = 10
     outbox_retention_hours: int = 168
     stuck_after_seconds: int = 120
+    # A refund the gateway cannot be reached for stays PENDING and is retried this long.
+    refund_retry_hours: Decimal = Decimal(72)
     log_format: str = "text"
     log_level: str = "INFO"
     relay_metrics_port: int = 0
@@ -132,6 +134,7 @@ class Settings:
             "gateway_timeout_ms": self.gateway_timeout_ms,
             "outbox_retention_hours": self.outbox_retention_hours,
             "stuck_after_seconds": self.stuck_after_seconds,
+            "refund_retry_hours": str(self.refund_retry_hours),
             "rate_limit": self.rate_limit,
             "gateway_transient_failure_rate": str(self.gateway_transient_failure_rate),
             "idempotency_hmac": "development default"
@@ -262,6 +265,9 @@ def _read(env: Env) -> Settings:
         ),
         stuck_after_seconds=env.int(
             "STUCK_AFTER_SECONDS", d.stuck_after_seconds, validate=Range(min=5)
+        ),
+        refund_retry_hours=env.decimal(
+            "REFUND_RETRY_HOURS", d.refund_retry_hours, validate=Range(min=0, max=24 * 365)
         ),
         log_format=env.str("LOG_FORMAT", d.log_format, validate=OneOf(["text", "json"])),
         log_level=env.str("LOG_LEVEL", d.log_level),

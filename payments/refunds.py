@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -101,6 +102,36 @@ def give_up_refund(uow: SqlUnitOfWork, refund_id: UUID) -> bool:
     return finish_refund(uow, refund_id, RefundFailure.GATEWAY_UNAVAILABLE)
 
 
+class Retry(StrEnum):
+    """What `retry_refund_later` decided."""
+
+    LATER = "later"  # asked for again after the delay
+    GAVE_UP = "gave_up"  # FAILED gateway_unavailable: its window has passed
+    FINISHED = "finished"  # finished meanwhile: nothing to retry
+
+
+def retry_refund_later(
+    uow: SqlUnitOfWork, refund_id: UUID, delay: timedelta, retry_for: timedelta
+) -> Retry:
+    """After the gateway could not be reached for a PENDING refund: LATER when it is to be
+    asked again after `delay` (noted on the refund, so that the self-healing sweep waits for
+    it); GAVE_UP when `retry_for` has passed since it was requested (it is now FAILED with
+    `gateway_unavailable`, the refund that alerts the team); FINISHED when it was finished
+    meanwhile."""
+    with uow:
+        refund = uow.refunds.get(refund_id)
+        if refund is None:
+            raise NotFound(f"refund {refund_id}")
+        if refund.status.terminal:
+            return Retry.FINISHED
+        now = uow.clock()
+        if now - refund.created_at < retry_for:
+            uow.refunds.schedule_attempt(refund_id, now + delay)
+            uow.commit()
+            return Retry.LATER
+    return Retry.GAVE_UP if give_up_refund(uow, refund_id) else Retry.FINISHED
+
+
 def refund_email_kind(refund: Refund) -> str:
     return CONFIRMED if refund.status is RefundStatus.SUCCEEDED else FAILED
 
@@ -166,9 +197,10 @@ class Batch:
 def refund_cancellation_batch(
     uow: SqlUnitOfWork, event_id: str, limit: int = CANCELLATION_BATCH
 ) -> Batch:
-    """One batch of the cancellation: a full refund for up to `limit` SUCCESS payments of the
-    event without one, in one transaction that also moves the cursor (a crash resumes from
-    the last committed batch; the unique index refunds each payment once).
+    """One batch of the cancellation: a refund of all that is left for up to `limit` SUCCESS
+    payments of the event without a refund of the cancellation's, in one transaction that
+    also moves the cursor (a crash resumes from the last committed batch; the unique index
+    refunds each payment once).
 
     Payments still PENDING are refunded by `settle` when they succeed (see `refund_if_cancelled`).
     """
@@ -196,10 +228,10 @@ def refund_cancellation_batch(
 
 
 def _cancellation_refund(payment: Payment, now: datetime) -> Refund | None:
-    """The cancellation's full refund of `payment` (reserved on it), not yet stored; None
-    when the fan's own refunds took it all already."""
+    """The cancellation's refund of all that `payment` has left (reserved on it), not yet
+    stored; None when the refunds made before took it all already."""
     try:
-        return Refund.request(uuid.uuid4(), payment, None, RefundReason.EVENT_CANCELLED, now)
+        return Refund.for_cancellation(uuid.uuid4(), payment, now)
     except ExceedsRefundable:
         return None
 

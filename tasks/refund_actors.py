@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from uuid import UUID
 
-from payments import refunds
+import dramatiq
+
+from payments import backoff, refunds
 from payments.domain.gateway_rule import TransientGatewayError
 from payments.queue import actors as names
 from tasks import runtime
@@ -16,7 +19,7 @@ from tasks.actors import (
     DB_TIME_LIMIT_MS,
     EMAIL_OPTIONS,
     EMAIL_TIME_LIMIT_MS,
-    GATEWAY_RETRIES,
+    MAX_RETRIES,
     actor,
     count_gateway_failure,
     gateway_time_limit_ms,
@@ -29,11 +32,24 @@ log = logging.getLogger("payments.worker")
 # to a fresh message: bounded memory and transaction size (one batch each), and a worker
 # killed meanwhile loses at most the batch in flight (rolled back, done again).
 CANCELLATION_SLICE_S = 10.0
+# A refund the gateway cannot take stays PENDING and is asked for again, 0.5 s, 1 s, 2 s...
+# apart, then every 12-15 minutes (jittered), until REFUND_RETRY_HOURS after it was
+# requested (72 h by default: as long as Stripe retries its own webhooks); only then is it
+# FAILED with gateway_unavailable, which alerts the team (deploy/prometheus/alerts.yml).
+REFUND_MIN_BACKOFF_S = 0.5
+REFUND_MAX_BACKOFF_S = 15 * 60.0
+
+
+def retry_refund(retries: int, exception: BaseException) -> bool:
+    """Dramatiq's retry rule for refunds: a gateway outage (`dramatiq.Retry`, raised with its
+    own delay) for as long as the refund's window lasts, anything else MAX_RETRIES times."""
+    return isinstance(exception, dramatiq.Retry) or retries < MAX_RETRIES
 
 
 @actor(
     names.PROCESS_REFUND,
     time_limit=gateway_time_limit_ms(runtime.container().settings.gateway_timeout_ms),
+    retry_when=retry_refund,
     **COMMON_OPTIONS,
 )
 def process_refund(refund_id: str) -> None:
@@ -41,15 +57,29 @@ def process_refund(refund_id: str) -> None:
     container = runtime.container()
     try:
         status = refunds.refund_through_gateway(container.uow(), container.gateway, UUID(refund_id))
-    except TransientGatewayError:
-        if count_gateway_failure() <= GATEWAY_RETRIES:
+    except TransientGatewayError as err:
+        attempt = count_gateway_failure()
+        wait = backoff.delay(attempt - 1, REFUND_MIN_BACKOFF_S, REFUND_MAX_BACKOFF_S)
+        window = timedelta(hours=float(container.settings.refund_retry_hours))
+        decided = refunds.retry_refund_later(
+            container.uow(), UUID(refund_id), timedelta(seconds=wait), window
+        )
+        if decided is refunds.Retry.LATER:
             log.warning(
-                "gateway unavailable for a refund, will retry", extra=log_ids(refund_id=refund_id)
+                "gateway unavailable for a refund (%s), attempt %d, again in %.1f s",
+                err,
+                attempt,
+                wait,
+                extra=log_ids(refund_id=refund_id),
             )
-            raise
-        refunds.give_up_refund(container.uow(), UUID(refund_id))
-        log.warning("gateway retries exhausted for a refund", extra=log_ids(refund_id=refund_id))
-        return
+            raise dramatiq.Retry(delay=int(wait * 1000)) from None
+        if decided is refunds.Retry.GAVE_UP:
+            log.error(
+                "refund FAILED: the gateway was unavailable for REFUND_RETRY_HOURS",
+                extra=log_ids(refund_id=refund_id),
+            )
+            return
+        status = None
     log.info("refund %s", status or "already finished", extra=log_ids(refund_id=refund_id))
 
 

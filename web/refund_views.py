@@ -17,6 +17,7 @@ from payments.domain.refund import (
     Cancellation,
     ExceedsRefundable,
     NotRefundable,
+    ReasonReserved,
     Refund,
     RefundReason,
 )
@@ -108,6 +109,17 @@ def _refund_or_problem(
         return refunds.request_refund(container.uow(), pid, amount, reason, before_commit=finish)
     except NotFound:
         raise _no_payment() from None
+    except ReasonReserved:
+        raise Problem(
+            409,
+            "refund-reason-reserved",
+            _("Refund reason reserved"),
+            _(
+                "Refunds with the reason event_cancelled are made by the event's cancellation "
+                "(POST /events/{event_id}/cancellation), which refunds all that is left of "
+                "every paid payment of the event."
+            ),
+        ) from None
     except NotRefundable:
         raise Problem(
             409,
@@ -209,9 +221,7 @@ def cancellation_resource(container: Container, cancellation: Cancellation) -> d
     """The cancellation resource with its refunds' progress."""
     with container.uow() as uow:
         stats = uow.refunds.stats(cancellation.event_id)
-    completed = (
-        cancellation.scanned_at is not None and stats.pending == 0 and stats.payments_pending == 0
-    )
+    completed = cancellation.scanned_at is not None and stats.completed
     return _cancellation.dump(
         {
             "event_id": cancellation.event_id,

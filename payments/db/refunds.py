@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,7 @@ from sqlalchemy import (
     exists,
     func,
     literal_column,
+    or_,
     select,
     text,
     update,
@@ -63,6 +65,13 @@ class CancellationStats:
     failed: int
     amount_refunded: dict[str, Decimal]
     payments_pending: int
+    others_pending: int = 0  # refunds of the event's payments made by hand, still PENDING
+
+    @property
+    def completed(self) -> bool:
+        """No payment of the event PENDING, and no refund of them either (the cancellation's
+        or one made by hand): every fan has what they will get back."""
+        return self.pending == 0 and self.payments_pending == 0 and self.others_pending == 0
 
 
 def refund_of(row: Any) -> Refund:
@@ -78,6 +87,7 @@ def refund_of(row: Any) -> Refund:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         failure_reason=RefundFailure(m["failure_reason"]) if m["failure_reason"] else None,
+        by_cancellation=m["by_cancellation"],
     )
 
 
@@ -212,12 +222,11 @@ class SqlRefunds:
     def unrefunded_paid(
         self, event_id: str, after: UUID | None, limit: int
     ) -> tuple[list[Payment], UUID | None]:
-        """The event's SUCCESS payments after `after` (by id) without a cancellation refund,
+        """The event's SUCCESS payments after `after` (by id) without a refund of the
+        cancellation's (refunds made by hand before do not count: it refunds what they left),
         locked, and the last id looked at (None when there were none: the end). Each is
         checked again once locked: a concurrent settle may have refunded it meanwhile."""
-        refunded = exists().where(
-            refunds.c.payment_id == payments.c.id, refunds.c.reason == _CANCELLED
-        )
+        refunded = exists().where(refunds.c.payment_id == payments.c.id, refunds.c.by_cancellation)
         query = (
             select(payments)
             .where(payments.c.event_id == event_id, payments.c.status == _SUCCESS, ~refunded)
@@ -232,7 +241,7 @@ class SqlRefunds:
             return [], None
         again = self.conn.execute(
             select(refunds.c.payment_id).where(
-                refunds.c.payment_id.in_([p.id for p in found]), refunds.c.reason == _CANCELLED
+                refunds.c.payment_id.in_([p.id for p in found]), refunds.c.by_cancellation
             )
         )
         done = {r[0] for r in again}
@@ -248,16 +257,30 @@ class SqlRefunds:
         return int(self.conn.execute(query).scalar_one())
 
     def stats(self, event_id: str) -> CancellationStats:
-        """The cancellation's refunds by status and refunded amounts by currency."""
+        """The cancellation's refunds by status and refunded amounts by currency, and the
+        refunds of the event's payments made by hand that are still PENDING."""
         query = (
-            select(refunds.c.status, refunds.c.currency, func.count(), func.sum(refunds.c.amount))
+            select(
+                refunds.c.by_cancellation,
+                refunds.c.status,
+                refunds.c.currency,
+                func.count(),
+                func.sum(refunds.c.amount),
+            )
             .select_from(refunds.join(payments, payments.c.id == refunds.c.payment_id))
-            .where(payments.c.event_id == event_id, refunds.c.reason == _CANCELLED)
-            .group_by(refunds.c.status, refunds.c.currency)
+            .where(
+                payments.c.event_id == event_id,
+                or_(refunds.c.by_cancellation, refunds.c.status == _PENDING),
+            )
+            .group_by(refunds.c.by_cancellation, refunds.c.status, refunds.c.currency)
         )
         counts = {s: 0 for s in RefundStatus}
         amounts: dict[str, Decimal] = {}
-        for status, currency, n, total in self.conn.execute(query):
+        others_pending = 0
+        for by_cancellation, status, currency, n, total in self.conn.execute(query):
+            if not by_cancellation:
+                others_pending += n
+                continue
             counts[RefundStatus(status)] += n
             if status == RefundStatus.SUCCEEDED:
                 code = currency.strip()
@@ -269,13 +292,16 @@ class SqlRefunds:
             failed=counts[RefundStatus.FAILED],
             amount_refunded=amounts,
             payments_pending=self.pending_payments_of(event_id),
+            others_pending=others_pending,
         )
 
     # recovery
     def stalled(self, idle_seconds: float, limit: int) -> list[RefundProgress]:
         """Unfinished refunds (PENDING, or finished without their e-mail) idle that long."""
         cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, float(idle_seconds))
-        moved = func.greatest(refunds.c.updated_at, refunds.c.redriven_at)
+        moved = func.greatest(
+            refunds.c.updated_at, refunds.c.redriven_at, refunds.c.next_attempt_at
+        )
         columns = (refunds.c.id, refunds.c.status, refunds.c.emailed_at.is_not(None))
         found = []
         for condition in (
@@ -292,6 +318,12 @@ class SqlRefunds:
                 for rid, s, e in self.conn.execute(query)
             ]
         return found[:limit]
+
+    def schedule_attempt(self, refund_id: UUID, at: datetime) -> None:
+        """Note when the gateway will be asked again for this PENDING refund."""
+        self.conn.execute(
+            update(refunds).where(refunds.c.id == refund_id).values(next_attempt_at=at)
+        )
 
     def mark_redriven(self, refund_ids: Sequence[UUID]) -> None:
         if refund_ids:
@@ -334,4 +366,5 @@ def _row(refund: Refund) -> dict[str, Any]:
         "failure_reason": refund.failure_reason.value if refund.failure_reason else None,
         "created_at": refund.created_at,
         "updated_at": refund.updated_at,
+        "by_cancellation": refund.by_cancellation,
     }

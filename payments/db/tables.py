@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Integer,
@@ -124,6 +125,8 @@ refunds = Table(
     Column("redriven_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
+    Column("by_cancellation", Boolean),
+    Column("next_attempt_at", DateTime(timezone=True)),
 )
 
 sent_refund_emails = Table(

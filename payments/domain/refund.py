@@ -51,6 +51,11 @@ class ExceedsRefundable(DomainError):
         self.refundable = refundable
 
 
+class ReasonReserved(DomainError):
+    """`event_cancelled` is the reason of the refunds an event's cancellation makes; a refund
+    asked for by hand cannot give it (the cancellation refunds what is left)."""
+
+
 class EventIsCancelled(DomainError):
     """No payment is accepted for a cancelled event."""
 
@@ -71,6 +76,7 @@ class Refund:
     created_at: datetime
     updated_at: datetime
     failure_reason: RefundFailure | None = None
+    by_cancellation: bool = False  # made by the event's cancellation, not asked for by hand
     events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -85,8 +91,30 @@ class Refund:
         """A new PENDING refund of `amount` (None: all that is left), reserved on the payment.
 
         Raises NotRefundable unless the payment is SUCCESS, ExceedsRefundable when the
-        amount is more than what is left (or nothing is left).
+        amount is more than what is left (or nothing is left), ReasonReserved for
+        `event_cancelled`, which only the event's cancellation gives (`for_cancellation`).
         """
+        if reason is RefundReason.EVENT_CANCELLED:
+            raise ReasonReserved("refunds of a cancelled event are made by its cancellation")
+        return cls._reserve(refund_id, payment, amount, reason, now)
+
+    @classmethod
+    def for_cancellation(cls, refund_id: UUID, payment: Payment, now: datetime) -> Refund:
+        """The cancellation's refund of a payment: all that is left, whatever refunds came
+        before it and for whatever reason. ExceedsRefundable when nothing is left."""
+        refund = cls._reserve(refund_id, payment, None, RefundReason.EVENT_CANCELLED, now)
+        refund.by_cancellation = True
+        return refund
+
+    @classmethod
+    def _reserve(
+        cls,
+        refund_id: UUID,
+        payment: Payment,
+        amount: Decimal | None,
+        reason: RefundReason,
+        now: datetime,
+    ) -> Refund:
         if payment.status is not Status.SUCCESS:
             raise NotRefundable(f"payment {payment.id} is {payment.status}")
         left = refundable(payment)

@@ -202,7 +202,7 @@ def test_cancelling_an_event_refunds_each_paid_payment_once(api: Flask, paying: 
     event = f"evt-cancel-{uuid.uuid4().hex[:8]}"
     done = [paid(api, paying, event_id=event, event_amount="20.00") for _ in range(3)]
     partly = paid(api, paying, event_id=event, event_amount="20.00")
-    client.post(f"/payments/{partly['id']}/refunds", json={"amount": "5.00"})
+    by_hand = client.post(f"/payments/{partly['id']}/refunds", json={"amount": "5.00"}).get_json()
     pending = client.post("/payments", json=payment_body(event_id=event)).get_json()
 
     accepted = client.post(f"/events/{event}/cancellation", json={"reason": "storm"})
@@ -228,12 +228,82 @@ def test_cancelling_an_event_refunds_each_paid_payment_once(api: Flask, paying: 
         expected = "15.00" if item is partly else item["amount"]
         assert cancelled[0]["amount"] == expected
         refunds.refund_through_gateway(paying.uow(), paying.gateway, uuid.UUID(cancelled[0]["id"]))
+    waiting = client.get(f"/events/{event}/cancellation").get_json()
+    assert waiting["refunds_pending"] == 0 and waiting["refunds_succeeded"] == 5
+    assert waiting["status"] == "IN_PROGRESS"  # the fan's own 5.00 is not back yet
+    refunds.refund_through_gateway(paying.uow(), paying.gateway, uuid.UUID(by_hand["id"]))
     final = client.get(f"/events/{event}/cancellation").get_json()
     assert final["status"] == "COMPLETED" and final["refunds_succeeded"] == 5
     assert final["amount_refunded"] == {
         "USD": str(Decimal("125.50") + 3 * Decimal("20.00") + Decimal("15.00"))
     }
     assert client.get(f"/events/{uuid.uuid4()}/cancellation").status_code == 404
+
+
+def test_a_refund_by_hand_cannot_take_the_cancellations_reason(
+    api: Flask, paying: Container
+) -> None:
+    client = api.test_client()
+    payment = paid(api, paying)
+    for _ in range(2):  # the second one used to collide with the cancellation's unique index
+        refused = client.post(
+            f"/payments/{payment['id']}/refunds",
+            json={"amount": "1.00", "reason": "event_cancelled"},
+            headers={"Accept-Language": "pt-BR"},
+        )
+        assert refused.status_code == 409, refused.get_json()
+        assert refused.content_type == "application/problem+json"
+        problem = refused.get_json()
+        assert problem["type"].endswith("refund-reason-reserved")
+        assert problem["title"] == "Motivo de reembolso reservado"
+    assert client.get(f"/payments/{payment['id']}").get_json()["refunds"] == []
+
+
+def _legacy_refund(engine: Engine, payment_id: str, amount: str, reason: str) -> None:
+    """A refund as the previous release let anyone make it: by hand, with any reason."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO refunds (id, payment_id, amount, currency, reason, status) "
+                "VALUES (:id, :p, :a, 'USD', :r, 'SUCCEEDED')"
+            ),
+            {"id": uuid.uuid4(), "p": payment_id, "a": amount, "r": reason},
+        )
+        conn.execute(
+            text("UPDATE payments SET amount_reserved = amount_reserved + :a WHERE id = :p"),
+            {"a": amount, "p": payment_id},
+        )
+
+
+def test_a_cancellation_refunds_what_earlier_refunds_left_whatever_their_reason(
+    api: Flask, paying: Container, engine: Engine
+) -> None:
+    client = api.test_client()
+    event = f"evt-left-{uuid.uuid4().hex[:8]}"
+    payments = {
+        reason: paid(api, paying, event_id=event, event_amount="100.00")
+        for reason in ("event_cancelled", "requested_by_customer", "duplicate")
+    }
+    for reason, payment in payments.items():  # 10.00 back before the event was cancelled
+        _legacy_refund(engine, payment["id"], "10.00", reason)
+    twice = paid(api, paying, event_id=event, event_amount="100.00")
+    _legacy_refund(engine, twice["id"], "10.00", "event_cancelled")
+    _legacy_refund(engine, twice["id"], "30.00", "requested_by_customer")
+
+    assert client.post(f"/events/{event}/cancellation", json={}).status_code == 202
+    while not refunds.refund_cancellation_batch(paying.uow(), event).finished:
+        pass
+
+    for payment, left in [*((p, "90.00") for p in payments.values()), (twice, "60.00")]:
+        shown = client.get(f"/payments/{payment['id']}").get_json()
+        made = [r for r in shown["refunds"] if r["status"] == "PENDING"]
+        assert [(r["amount"], r["reason"]) for r in made] == [(left, "event_cancelled")]
+        refunds.refund_through_gateway(paying.uow(), paying.gateway, uuid.UUID(made[0]["id"]))
+        assert client.get(f"/payments/{payment['id']}").get_json()["amount_refunded"] == "100.00"
+    final = client.get(f"/events/{event}/cancellation").get_json()
+    assert final["status"] == "COMPLETED"
+    assert (final["payments"], final["refunds_succeeded"]) == (4, 4)
+    assert final["amount_refunded"] == {"USD": "330.00"}  # what the cancellation gave back
 
 
 def test_an_event_id_no_payment_can_name_is_refused_by_name(api: Flask, engine: Engine) -> None:
