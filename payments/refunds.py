@@ -115,9 +115,9 @@ def retry_refund_later(
 ) -> Retry:
     """After the gateway could not be reached for a PENDING refund: LATER when it is to be
     asked again after `delay` (noted on the refund, so that the self-healing sweep waits for
-    it); GAVE_UP when `retry_for` has passed since it was requested (it is now FAILED with
-    `gateway_unavailable`, the refund that alerts the team); FINISHED when it was finished
-    meanwhile."""
+    it); GAVE_UP when `retry_for` has passed since it was requested or last retried by an
+    operator (it is now FAILED with `gateway_unavailable`, the refund that alerts the team);
+    FINISHED when it was finished meanwhile."""
     with uow:
         refund = uow.refunds.get(refund_id)
         if refund is None:
@@ -125,11 +125,32 @@ def retry_refund_later(
         if refund.status.terminal:
             return Retry.FINISHED
         now = uow.clock()
-        if now - refund.created_at < retry_for:
+        if now - refund.updated_at < retry_for:  # updated when requested or retried only
             uow.refunds.schedule_attempt(refund_id, now + delay)
             uow.commit()
             return Retry.LATER
     return Retry.GAVE_UP if give_up_refund(uow, refund_id) else Retry.FINISHED
+
+
+def retry_failed(uow: SqlUnitOfWork, refund_id: UUID) -> Refund | None:
+    """A new attempt at a FAILED refund under the same id (and so the same idempotency key at
+    the gateway): PENDING again with its refund.pending event; None when it is not FAILED
+    (finished, or retried already). NotFound, or ExceedsRefundable when the payment no
+    longer has the amount left."""
+    with uow:
+        found = uow.refunds.get(refund_id)
+        if found is None:
+            raise NotFound(f"refund {refund_id}")
+        payment = uow.repo.get_payment(found.payment_id, lock=True)  # payment first
+        refund = uow.refunds.get(refund_id, lock=True)
+        assert payment is not None and refund is not None
+        if refund.status is not RefundStatus.FAILED:
+            return None
+        refund.retry(payment, uow.clock())
+        uow.repo.save_reservation(payment)
+        uow.refunds.save(refund)
+        uow.commit()
+    return refund
 
 
 def refund_email_kind(refund: Refund) -> str:

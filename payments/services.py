@@ -64,20 +64,34 @@ def place_payment(
 
 def open_transaction(uow: UnitOfWork, payment_id: UUID) -> Transaction | None:
     """Create the payment's one transaction; None when it already has one or is finished."""
+    opened = _open(uow, payment_id)
+    return opened[1] if opened is not None and opened[2] else None
+
+
+def _open(uow: UnitOfWork, payment_id: UUID) -> tuple[Payment, Transaction, bool] | None:
+    """The payment (locked while read) and its one transaction, opened in this unit of work
+    when it had none (True), with its `transaction.created` event; None when the payment is
+    finished. NotFound for an unknown payment."""
     try:
         with uow:
             found = uow.repo.payment_with_transaction(payment_id, lock=True)
             if found is None:
                 raise NotFound(f"payment {payment_id}")
             payment, existing = found
-            if payment.status.terminal or existing is not None:
+            if payment.status.terminal:
                 return None
+            if existing is not None:
+                return payment, existing, False
             tx = Transaction.open(uuid.uuid4(), payment_id, uow.clock())
             uow.repo.add_transaction(tx)
             uow.commit()
-    except AlreadyDone:
-        return None
-    return tx
+    except AlreadyDone:  # opened by a delivery that raced past the lock: use that one
+        with uow.reading():
+            found = uow.repo.payment_with_transaction(payment_id)
+        if found is None or found[1] is None or found[0].status.terminal:
+            return None
+        return found[0], found[1], False
+    return payment, tx, True
 
 
 def charge_payment(uow: UnitOfWork, gateway: Gateway, payment_id: UUID) -> Payment | None:
@@ -89,18 +103,11 @@ def charge_payment(uow: UnitOfWork, gateway: Gateway, payment_id: UUID) -> Payme
     idempotency key, so a repeated step (a redelivery, a frozen twin) asks it the same
     question; `TransientGatewayError` propagates so that the caller can retry.
     """
-    with uow.reading():
-        found = uow.repo.payment_with_transaction(payment_id)
-    if found is None:
-        raise NotFound(f"payment {payment_id}")
-    payment, tx = found
-    if payment.status.terminal:
+    opened = _open(uow, payment_id)
+    if opened is None:
         return None
-    if tx is None:
-        tx = open_transaction(uow, payment_id)
-        if tx is None:  # another delivery opened it meanwhile: start from what it did
-            return charge_payment(uow, gateway, payment_id)
-    elif tx.status.terminal:  # answered, not settled: a payment the previous release left
+    payment, tx, _new = opened
+    if tx.status.terminal:  # answered, not settled: a payment the previous release left
         return settle(uow, tx.id)
     decision = gateway.charge(tx.id, payment.payment_token, payment.amount)
     return record_decision(uow, tx.id, decision)

@@ -24,7 +24,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
@@ -71,6 +71,7 @@ class DatabaseCollector(Collector):
         idle.add_metric([], _age(found.oldest_pending_move))
         yield idle
         yield from _backlog(found.backlog, self.topics)
+        yield from _refunds(found.refunds)
 
     def _query(self) -> stats_store.Scrape:
         with self.engine.begin() as conn:
@@ -104,6 +105,27 @@ def _backlog(
         age.add_metric([topic], _age(oldest))
     yield count
     yield age
+
+
+def _refunds(counts: stats_store.RefundCounts) -> Iterator[Metric]:
+    finished = CounterMetricFamily(
+        "refunds",
+        "Refunds finished, by status, reason and failure reason (FAILED gateway_unavailable: "
+        "the gateway was unreachable for REFUND_RETRY_HOURS; flask refunds retry).",
+        labels=["status", "reason", "failure_reason"],
+    )
+    for (status, reason, failure), n in sorted(counts.finished.items()):
+        finished.add_metric([status, reason, failure], n)
+    yield finished
+    pending = GaugeMetricFamily("refunds_pending", "Refunds not yet finished.")
+    pending.add_metric([], counts.pending)
+    yield pending
+    oldest = GaugeMetricFamily(
+        "refunds_pending_oldest_age_seconds",
+        "Seconds since the oldest PENDING refund was requested (0 when none is pending).",
+    )
+    oldest.add_metric([], _age(counts.oldest_pending))
+    yield oldest
 
 
 def _age(since: datetime | None) -> float:

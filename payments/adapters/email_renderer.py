@@ -65,7 +65,7 @@ def subject(kind: str, event_name: str) -> str:
     if kind == "refund_confirmed":
         return _("Refund confirmed: %(event)s", event=event)
     if kind == "refund_failed":
-        return _("Refund delayed: %(event)s", event=event)
+        return _("Refund not completed: %(event)s", event=event)
     return _("Payment not approved: %(event)s", event=event)
 
 
@@ -142,6 +142,8 @@ class RefundEmailRenderer:
             context = {
                 **context_of(payment, locale),
                 "amount": format_currency(refund.amount, refund.currency),
+                # the cancellation's refund says why the fan gets their money back
+                "event_cancelled": getattr(refund, "by_cancellation", False),
             }
             return Email(
                 to=payment.user_email,

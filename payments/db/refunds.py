@@ -147,6 +147,23 @@ class SqlRefunds:
             )
         )
 
+    def listing(
+        self, status: RefundStatus | None, event_id: str | None, limit: int
+    ) -> list[tuple[Refund, str]]:
+        """Refunds (with their payment's event id), oldest first, optionally of one status
+        and one event; at most `limit`."""
+        query = (
+            select(refunds, payments.c.event_id.label("event_id"))
+            .join(payments, payments.c.id == refunds.c.payment_id)
+            .order_by(refunds.c.created_at, refunds.c.id)
+            .limit(limit)
+        )
+        if status is not None:
+            query = query.where(refunds.c.status == status.value)
+        if event_id is not None:
+            query = query.where(payments.c.event_id == event_id)
+        return [(refund_of(r), r._mapping["event_id"]) for r in self.conn.execute(query)]
+
     def of_payment(self, payment_id: UUID) -> list[Refund]:
         """The payment's refunds, oldest first."""
         query = (

@@ -2,7 +2,8 @@
 
 Pending payments are counted on their partial index (only unfinished payments are in it);
 finished ones are summed from the per-status counters a trigger keeps (`schema.sql`,
-`payment_status_counts`); the outbox backlog reads the unpublished rows' partial index.
+`payment_status_counts`), and refunds alike (`refunds_pending_idx`,
+`refund_status_counts`); the outbox backlog reads the unpublished rows' partial index.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, func, literal_column, select, text
 
 from payments.db import outbox_store
-from payments.db.tables import payment_status_counts, payments
+from payments.db.tables import payment_status_counts, payments, refund_status_counts, refunds
 
 _PENDING: Any = literal_column("'PENDING'")  # a literal: matches the partial index's predicate
 
@@ -42,16 +43,46 @@ def oldest_pending_move(conn: Connection) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class RefundCounts:
+    """Refunds as /metrics reports them: finished ones by (status, reason, failure reason),
+    how many are PENDING and when the oldest of those was requested."""
+
+    finished: dict[tuple[str, str, str], int]
+    pending: int
+    oldest_pending: datetime | None
+
+
+def refund_counts(conn: Connection) -> RefundCounts:
+    """Finished refunds from the trigger's counters, pending ones from their partial index."""
+    columns = (
+        refund_status_counts.c.status,
+        refund_status_counts.c.reason,
+        refund_status_counts.c.failure_reason,
+    )
+    finished = conn.execute(select(*columns, func.sum(refund_status_counts.c.n)).group_by(*columns))
+    pending, oldest = conn.execute(
+        select(func.count(), func.min(refunds.c.created_at)).where(refunds.c.status == _PENDING)
+    ).one()
+    return RefundCounts({(s, r, f): int(n) for s, r, f, n in finished}, int(pending), oldest)
+
+
+@dataclass(frozen=True)
 class Scrape:
     """What one /metrics scrape reads from PostgreSQL."""
 
     payments: dict[str, int]
     oldest_pending_move: datetime | None
     backlog: list[tuple[str, int, datetime | None]]
+    refunds: RefundCounts
 
 
 def scrape(conn: Connection, timeout_ms: int) -> Scrape:
-    """Payment counts, the longest-idle pending payment and the outbox backlog in one
-    transaction, bounded by `timeout_ms`."""
+    """Payment and refund counts, the longest-idle pending payment and the outbox backlog in
+    one transaction, bounded by `timeout_ms`."""
     conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_ms)}"))
-    return Scrape(payment_counts(conn), oldest_pending_move(conn), outbox_store.backlog(conn))
+    return Scrape(
+        payment_counts(conn),
+        oldest_pending_move(conn),
+        outbox_store.backlog(conn),
+        refund_counts(conn),
+    )

@@ -129,6 +129,16 @@ refunds = Table(
     Column("next_attempt_at", DateTime(timezone=True)),
 )
 
+refund_status_counts = Table(
+    "refund_status_counts",
+    metadata,
+    Column("status", Text, primary_key=True),
+    Column("reason", Text, primary_key=True),
+    Column("failure_reason", Text, primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    Column("n", BigInteger),
+)
+
 sent_refund_emails = Table(
     "sent_refund_emails",
     metadata,

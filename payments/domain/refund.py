@@ -1,6 +1,8 @@
 """Refunds and event cancellations: state machines and the refundable-amount rule.
 
-Refund: PENDING -> SUCCEEDED | FAILED; terminal states never change. What a payment can
+Refund: PENDING -> SUCCEEDED | FAILED. SUCCEEDED never changes; FAILED (the gateway refused,
+or could not be reached for REFUND_RETRY_HOURS) goes back to PENDING only when an operator
+asks for a new attempt (`flask refunds retry`). What a payment can
 still refund is its amount minus every refund that has not FAILED (pending ones count), so
 that concurrent requests can never refund more than was paid: `Payment.amount_reserved`
 holds that sum, changed only under the payment's row lock (and bounded by a CHECK).
@@ -140,6 +142,20 @@ class Refund:
         self._finish(RefundStatus.FAILED, failure, now)
         payment.amount_reserved -= self.amount
         self.events.append(events.RefundFailed(self.id, self.payment_id, failure.value))
+
+    def retry(self, payment: Payment, now: datetime) -> None:
+        """An operator's new attempt at a FAILED refund (the same id, so the same idempotency
+        key at the gateway): PENDING again, its amount reserved again, recording
+        RefundPending. ExceedsRefundable when the payment no longer has that much left."""
+        if payment.id != self.payment_id:
+            raise IllegalTransition(f"refund {self.id} is not of payment {payment.id}")
+        if self.status is not RefundStatus.FAILED:
+            raise IllegalTransition(f"refund {self.id} is {self.status}, not FAILED")
+        if self.amount > refundable(payment):
+            raise ExceedsRefundable(refundable(payment))
+        payment.amount_reserved += self.amount
+        self.status, self.failure_reason, self.updated_at = RefundStatus.PENDING, None, now
+        self.events.append(events.RefundPending(self.id, self.payment_id))
 
     def _finish(self, status: RefundStatus, failure: RefundFailure | None, now: datetime) -> None:
         if self.status.terminal:

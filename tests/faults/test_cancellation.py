@@ -12,69 +12,15 @@ from collections.abc import Callable
 import requests
 from sqlalchemy import text
 
+from tests.support.cancellation import refund_counts, seed_paid
 from tests.support.faults import Stage
 from tests.support.procs import wait_until
 from tests.support.tally import DUPLICATE_WINDOW_S, LATE_ARRIVAL_S, Row
 
 PAID = 2000
 CHAOS_SECONDS = 25.0
-VICTIMS = ("relay", "bridge", "worker")
+VICTIMS = ("relay", "bridge", "worker", "gateway")
 SETTLE_TIMEOUT_S = 240.0
-
-
-def _seed_paid(stage: Stage, event_id: str, count: int) -> None:
-    """`count` payments of the event, already SUCCESS and e-mailed (as a sold-out show)."""
-    with stage.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO payments (id, status, user_name, user_email, user_language, "
-                "event_id, event_name, amount, currency, emailed_at) "
-                "SELECT gen_random_uuid(), 'SUCCESS', 'Fan ' || n, "
-                "'fan-' || n || '-' || :tag || '@example.com', "
-                "(ARRAY['en', 'pt_BR', 'es_MX'])[1 + n % 3], :event, 'Sold out show', "
-                "10.00 + (n % 50), 'USD', now() FROM generate_series(1, :count) AS n"
-            ),
-            {"event": event_id, "count": count, "tag": event_id[-8:]},
-        )
-
-
-def _counts(stage: Stage, event_id: str) -> dict[str, int]:
-    with stage.engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n > 1), "
-                "count(*) FILTER (WHERE n = 0) FROM ("
-                " SELECT p.id, count(r.id) AS n FROM payments p"
-                " LEFT JOIN refunds r ON r.payment_id = p.id AND r.reason = 'event_cancelled'"
-                " WHERE p.event_id = :e GROUP BY p.id) per_payment"
-            ),
-            {"e": event_id},
-        ).one()
-        states = dict(
-            conn.execute(
-                text(
-                    "SELECT r.status, count(*) FROM refunds r JOIN payments p "
-                    "ON p.id = r.payment_id WHERE p.event_id = :e GROUP BY r.status"
-                ),
-                {"e": event_id},
-            ).all()
-        )
-        emailed = conn.execute(
-            text(
-                "SELECT count(*) FROM sent_refund_emails s JOIN refunds r ON r.id = s.refund_id "
-                "JOIN payments p ON p.id = r.payment_id WHERE p.event_id = :e"
-            ),
-            {"e": event_id},
-        ).scalar_one()
-    return {
-        "refunded_once": row[0],
-        "refunded_twice": row[1],
-        "not_refunded": row[2],
-        "succeeded": states.get("SUCCEEDED", 0),
-        "pending": states.get("PENDING", 0),
-        "failed": states.get("FAILED", 0),
-        "emails_recorded": emailed,
-    }
 
 
 def test_a_big_cancellation_under_sigkill_refunds_each_payment_once(
@@ -82,7 +28,7 @@ def test_a_big_cancellation_under_sigkill_refunds_each_payment_once(
 ) -> None:
     stage = stage_for("cancel 2000 + sigkill", STUCK_AFTER_SECONDS="10")
     event = f"evt-sold-out-{uuid.uuid4().hex[:8]}"
-    _seed_paid(stage, event, PAID)
+    seed_paid(stage, event, PAID)
     stage.start_all()
     started = time.monotonic()
     accepted = requests.post(
@@ -93,12 +39,12 @@ def test_a_big_cancellation_under_sigkill_refunds_each_payment_once(
     stage.chaos(VICTIMS, CHAOS_SECONDS, rng, first_s=1.0)
 
     def finished() -> bool:
-        counts = _counts(stage, event)
+        counts = refund_counts(stage, event)
         return counts["succeeded"] == PAID and counts["emails_recorded"] >= PAID
 
     done = wait_until(lambda: finished() or None, timeout=SETTLE_TIMEOUT_S, message="")
     time.sleep(3)  # duplicates, if any, would arrive meanwhile
-    counts = _counts(stage, event)
+    counts = refund_counts(stage, event)
     with stage.engine.connect() as conn:
         recorded = dict(
             conn.execute(

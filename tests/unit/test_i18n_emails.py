@@ -12,9 +12,11 @@ from flask import Flask
 from payments.adapters import email_renderer as emails
 from payments.config import Settings
 from payments.domain.model import Payment, Reason, Status
+from payments.domain.refund import Refund, RefundReason
 from payments.ports import Email
 
 NBSP = "\u00a0"
+REFUND_REASON = RefundReason.REQUESTED_BY_CUSTOMER
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +176,38 @@ def test_an_unusable_stored_locale_renders_in_english(app: Flask, stored: str) -
 def test_an_unknown_kind_is_refused(app: Flask) -> None:
     with pytest.raises(ValueError, match="kind"):
         render(app, payment(), "refunded")
+
+
+@pytest.mark.parametrize(
+    ("language", "cancelled", "kept"),
+    [
+        ("en", "Rock in Rio has been cancelled, so we have refunded your payment.", "$100.50"),
+        (
+            "pt-BR",
+            "Rock in Rio foi cancelado, por isso reembolsamos seu pagamento.",
+            "R$\u00a0100,50",
+        ),
+        ("es", "Rock in Rio fue cancelado, por eso te reembolsamos el pago.", "100,50"),
+    ],
+)
+def test_a_cancellations_refund_says_the_event_was_cancelled(
+    app: Flask, language: str, cancelled: str, kept: str
+) -> None:
+    paid = payment(language, currency="BRL" if language == "pt-BR" else "USD")
+    render_refund = emails.RefundEmailRenderer(app)
+    own = Refund.request(uuid.uuid4(), paid, Decimal("25.00"), REFUND_REASON, paid.created_at)
+    by_cancellation = Refund.for_cancellation(uuid.uuid4(), paid, paid.created_at)
+    told = render_refund(paid, "refund_confirmed", by_cancellation)
+    assert cancelled in told.text and kept in told.text
+    assert cancelled in told.html
+    assert cancelled not in render_refund(paid, "refund_confirmed", own).text
+
+
+def test_a_failed_refund_promises_nothing_the_service_does_not_do(app: Flask) -> None:
+    paid = payment()
+    refund = Refund.request(uuid.uuid4(), paid, Decimal("25.00"), REFUND_REASON, paid.created_at)
+    told = emails.RefundEmailRenderer(app)(paid, "refund_failed", refund)
+    assert told.subject == "Refund not completed: Rock in Rio"
+    assert "Our team has been alerted" in told.text
+    assert "write again" not in told.text  # nothing writes again on its own
+    assert "#b3261e" not in told.html  # no alarm red: there is nothing for the fan to do

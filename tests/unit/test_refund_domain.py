@@ -14,6 +14,7 @@ from payments.domain.refund import (
     Cancellation,
     ExceedsRefundable,
     NotRefundable,
+    ReasonReserved,
     Refund,
     RefundFailure,
     RefundReason,
@@ -102,3 +103,44 @@ def test_a_cancellation_records_its_event() -> None:
     assert (cancellation.event_id, cancellation.reason) == ("evt-9", "storm")
     assert cancellation.created_at == cancellation.updated_at == NOW
     assert cancellation.events == [events.EventCancelled("evt-9", "storm")]
+
+
+def test_event_cancelled_is_the_cancellations_reason_alone() -> None:
+    payment = paid()
+    with pytest.raises(ReasonReserved):
+        Refund.request(uuid.uuid4(), payment, Decimal("10.00"), RefundReason.EVENT_CANCELLED, NOW)
+    assert payment.amount_reserved == 0
+    own = Refund.request(uuid.uuid4(), payment, Decimal("30.00"), REASON, NOW)
+    cancellation = Refund.for_cancellation(uuid.uuid4(), payment, NOW)
+    assert (own.by_cancellation, cancellation.by_cancellation) == (False, True)
+    assert (cancellation.reason, cancellation.amount) == (
+        RefundReason.EVENT_CANCELLED,
+        Decimal("70.00"),  # all that the fan's own refund left
+    )
+    with pytest.raises(ExceedsRefundable):
+        Refund.for_cancellation(uuid.uuid4(), payment, NOW)  # nothing left
+
+
+def test_a_failed_refund_can_be_tried_again_while_its_amount_is_left() -> None:
+    payment = paid()
+    refund = Refund.request(uuid.uuid4(), payment, Decimal("60.00"), REASON, NOW)
+    with pytest.raises(IllegalTransition):
+        refund.retry(payment, NOW)  # PENDING: nothing to retry
+    refund.fail(RefundFailure.GATEWAY_UNAVAILABLE, payment, NOW)
+    refund.events.clear()
+    later = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    refund.retry(payment, later)
+    assert (refund.status, refund.failure_reason, refund.updated_at) == (
+        RefundStatus.PENDING,
+        None,
+        later,
+    )
+    assert payment.amount_reserved == Decimal("60.00")
+    assert refund.events == [events.RefundPending(refund.id, payment.id)]
+    refund.fail(RefundFailure.GATEWAY_UNAVAILABLE, payment, NOW)
+    Refund.request(uuid.uuid4(), payment, Decimal("50.00"), REASON, NOW)  # refunded otherwise
+    with pytest.raises(ExceedsRefundable):
+        refund.retry(payment, NOW)
+    assert refund.status is RefundStatus.FAILED
+    with pytest.raises(IllegalTransition):
+        refund.retry(paid(), NOW)  # another payment

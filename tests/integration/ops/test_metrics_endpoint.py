@@ -100,3 +100,43 @@ def test_dead_letters_are_counted_per_queue(app_ops: Flask, container_ops: Conta
         assert ("dramatiq_dead_letters", (("queue", "gateway"),)) in samples
     finally:
         client.delete(key)
+
+
+def test_refunds_are_counted_as_they_finish_and_the_oldest_pending_is_timed(
+    app_ops: Flask, container_ops: Container
+) -> None:
+    from decimal import Decimal
+
+    from payments import refunds, services
+    from payments.adapters.gateway import FakeGateway
+    from payments.domain.refund import RefundReason
+
+    reason = RefundReason.DUPLICATE.value
+    succeeded = (
+        "refunds_total",
+        (("failure_reason", ""), ("reason", reason), ("status", "SUCCEEDED")),
+    )
+    failed = (
+        "refunds_total",
+        (("failure_reason", "gateway_unavailable"), ("reason", reason), ("status", "FAILED")),
+    )
+    pending, oldest = ("refunds_pending", ()), ("refunds_pending_oldest_age_seconds", ())
+    payment = place(container_ops)
+    services.charge_payment(container_ops.uow(), FakeGateway(), payment.id)
+    before = scrape(app_ops)
+
+    made = [
+        refunds.request_refund(
+            container_ops.uow(), payment.id, Decimal("10.00"), RefundReason.DUPLICATE
+        )
+        for _ in range(2)
+    ]
+    waiting = scrape(app_ops)
+    assert waiting[pending] == before[pending] + 2 and waiting[oldest] >= 0
+
+    refunds.refund_through_gateway(container_ops.uow(), FakeGateway(), made[0].id)
+    refunds.give_up_refund(container_ops.uow(), made[1].id)
+    after = scrape(app_ops)
+    assert after[pending] == before[pending]
+    assert after[succeeded] == before.get(succeeded, 0) + 1
+    assert after[failed] == before.get(failed, 0) + 1

@@ -1,0 +1,83 @@
+"""An event of 2,000 paid payments cancelled while the gateway refuses every refund for a
+minute, then recovers (issue 24): no refund gives up, no fan is told anything untrue, and in
+the end every fan has their whole payment back, with one e-mail, and no operator command.
+
+The gateway pool starts with GATEWAY_TRANSIENT_FAILURE_RATE=1 (every call fails as an
+unreachable gateway would); after OUTAGE_S it is stopped (SIGTERM) and a pool with the
+gateway answering again takes over the messages waiting in Redis, delayed by their backoff.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+import requests
+
+from tests.support.cancellation import refund_counts, seed_paid
+from tests.support.faults import Stage
+from tests.support.procs import wait_until
+from tests.support.tally import Row
+
+PAID = 2000
+OUTAGE_S = 60.0
+RECOVERY_TIMEOUT_S = 240.0
+
+
+def test_refunds_ride_out_a_gateway_outage_without_an_operator(
+    stage_for: Callable[..., Stage], report: Callable[[Row], None]
+) -> None:
+    stage = stage_for("refunds through a 60 s gateway outage", GATEWAY_TRANSIENT_FAILURE_RATE="1")
+    event = f"evt-outage-{uuid.uuid4().hex[:8]}"
+    seed_paid(stage, event, PAID)
+    stage.start_all()
+    started = time.monotonic()
+    accepted = requests.post(
+        f"{stage.base_url}/events/{event}/cancellation", json={"reason": "storm"}, timeout=10
+    )
+    assert accepted.status_code == 202, accepted.text
+
+    created = wait_until(
+        lambda: refund_counts(stage, event)["refunded_once"] == PAID or None, timeout=60
+    )
+    time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - started)))
+    during = refund_counts(stage, event)
+    retried = stage.log_count("gateway", "gateway unavailable for a refund")
+    stage.processes["gateway"].stop(timeout=30)
+    stage.start("gateway-recovered", command="gateway", GATEWAY_TRANSIENT_FAILURE_RATE="0")
+
+    def everyone_refunded() -> bool:
+        counts = refund_counts(stage, event)
+        return counts["succeeded"] == PAID and counts["emails_recorded"] == PAID
+
+    done = wait_until(lambda: everyone_refunded() or None, timeout=RECOVERY_TIMEOUT_S, message="")
+    time.sleep(2)  # a duplicate e-mail, if any, would arrive meanwhile
+    counts = refund_counts(stage, event)
+    progress = requests.get(f"{stage.base_url}/events/{event}/cancellation", timeout=10).json()
+    row = Row(
+        scenario=stage.name,
+        accepted=PAID,
+        terminal=counts["succeeded"] + counts["failed"],
+        transactions_per_payment="-",
+        status_changes_per_payment="-",
+        emails_per_payment=f"{counts['emails_recorded']}/{PAID}",
+        duplicate_emails=max(0, counts["emails_recorded"] - PAID),
+        explained_duplicates=0,
+        lost=counts["not_refunded"],
+        seconds=round(time.monotonic() - started, 1),
+        notes={
+            "failed_attempts_during_outage": retried,
+            "pending_at_recovery": during["pending"],
+            "status": progress["status"],
+        },
+    )
+    report(row)
+    assert created, "the cancellation did not create every refund"
+    assert retried > PAID, "the gateway did not refuse the refunds: the outage proved nothing"
+    # During the outage: every refund still PENDING, no fan told anything.
+    assert (during["pending"], during["failed"], during["emails_recorded"]) == (PAID, 0, 0)
+    assert done, f"not every fan refunded in time: {counts}"
+    assert counts["refunded_once"] == PAID and counts["refunded_twice"] == 0, counts
+    assert counts["failed"] == 0 and counts["pending"] == 0
+    assert progress["status"] == "COMPLETED" and progress["refunds_succeeded"] == PAID
