@@ -77,7 +77,8 @@ CREATE INDEX IF NOT EXISTS outbox_unpublished_idx ON outbox (id) WHERE published
 CREATE INDEX IF NOT EXISTS outbox_unpublished_key_idx
     ON outbox (message_key, id) WHERE published_at IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_key_idx ON outbox (message_key);
--- No index on published_at: nothing looks rows up by it, and the relay's mark would pay for it.
+-- The full index on published_at of an earlier release (its NULLs were every unpublished row);
+-- retention reads outbox_published_idx (below the @concurrently line) instead.
 DROP INDEX IF EXISTS outbox_published_at_idx;
 
 -- Wake relays as soon as a row commits.
@@ -185,12 +186,8 @@ BEGIN
     END IF;
 END
 $$;
--- An event's cancellation refunds each payment once, whatever delivers its batch twice.
--- (Replaces refunds_one_per_cancellation, which also counted refunds made by hand. Built
--- over the refunds table only, which an upgrade locks for writes that long.)
-CREATE UNIQUE INDEX IF NOT EXISTS refunds_one_cancellation_refund
-    ON refunds (payment_id) WHERE by_cancellation;
-DROP INDEX IF EXISTS refunds_one_per_cancellation;
+-- (refunds_one_cancellation_refund, the one refund per payment of a cancellation, is built
+-- below the @concurrently line.)
 -- Finished refunds by status, reason and failure reason, for /metrics at a cost that does not
 -- grow with history (as payment_status_counts): each refund that finishes adds 1 to one of 16
 -- rows of its kind.
@@ -268,3 +265,20 @@ ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS claim_id uuid NOT NULL DEF
 ALTER TABLE idempotency_keys ALTER COLUMN claim_id DROP DEFAULT;
 ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS locked_at timestamptz NOT NULL DEFAULT now();
 CREATE INDEX IF NOT EXISTS idempotency_keys_expires_idx ON idempotency_keys (expires_at);
+
+-- @concurrently
+-- Each statement below runs on its own, outside any transaction (payments/db/engine.py), so
+-- that an upgrade builds its indexes on a live database without blocking writers.
+
+-- Retention (contract section 10) deletes published rows by age, whatever their ids: a batch
+-- reads the oldest published rows off this index, never blocked by recent or unpublished
+-- rows with lower ids (rows imported, replayed or restored). Partial: unpublished rows, the
+-- ones the relay claims, are not in it.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS outbox_published_idx
+    ON outbox (published_at) WHERE published_at IS NOT NULL;
+
+-- An event's cancellation refunds each payment once, whatever delivers its batch twice.
+-- Replaces refunds_one_per_cancellation, which also counted refunds made by hand.
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS refunds_one_cancellation_refund
+    ON refunds (payment_id) WHERE by_cancellation;
+DROP INDEX CONCURRENTLY IF EXISTS refunds_one_per_cancellation;

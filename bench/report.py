@@ -322,7 +322,8 @@ def markdown(results: dict[str, Any], pictures: list[str] | None = None) -> str:
             f"Each past payment has its transaction, two status changes and its e-mail; the "
             f"outbox holds {seed['outbox_kept']:,} published rows within the retention and "
             f"{seed['outbox_past_retention']:,} past it (seeded in {seed['seconds']:.0f} s). "
-            f"Sequential requests; the end-to-end load is {h['rate']}/s for 20 s.",
+            f"Sequential requests; the end-to-end load is {h['rate']}/s "
+            f"for {h.get('seconds', 20)} s.",
             "",
             _table(
                 ["measure", "empty", "with history", "ratio", "within 20%"], history_rows(h)

@@ -64,3 +64,60 @@ def test_an_existing_database_is_upgraded_in_place_without_losing_rows() -> None
     assert amounts == [Decimal("1.00"), Decimal("125.50"), Decimal("9999999999.99")]
     assert counts == {"SUCCESS": 1, "FAILED": 1}  # the finished ones, counted once
     assert kwd == Decimal("12.345")
+
+
+BEFORE_CANCELLATION_REFUNDS = BEFORE.with_name("schema_before_cancellation_refunds.sql")
+
+
+def test_the_cancellations_own_refunds_are_told_apart_on_upgrade() -> None:
+    """The release before by_cancellation: the cancellation's refunds are the event_cancelled
+    ones made after its acceptance; one made by hand before it is not the cancellation's."""
+    with env.own_database("upgrade_refunds") as url:
+        engine = make_engine(url, pool_size=1)
+        try:
+            apply_schema(engine, BEFORE_CANCELLATION_REFUNDS)
+            with engine.begin() as conn:
+                ids = [
+                    conn.execute(
+                        text(
+                            "INSERT INTO payments (id, status, user_name, user_email, "
+                            "user_language, event_id, amount, currency, amount_reserved) VALUES "
+                            "(gen_random_uuid(), 'SUCCESS', 'Ana', 'a@x.io', 'en', 'evt-c', "
+                            "100, 'USD', :r) RETURNING id"
+                        ),
+                        {"r": reserved},
+                    ).scalar_one()
+                    for reserved in (10, 100)
+                ]
+                refund = (
+                    "INSERT INTO refunds (id, payment_id, amount, currency, reason, created_at) "
+                    "VALUES (gen_random_uuid(), :p, :a, 'USD', 'event_cancelled', "
+                    "now() + CAST(:at AS interval)) RETURNING id"
+                )
+                by_hand = conn.execute(
+                    text(refund), {"p": ids[0], "a": 10, "at": "-1 hour"}
+                ).scalar_one()
+                conn.execute(
+                    text(
+                        "INSERT INTO event_cancellations (event_id, created_at, updated_at) "
+                        "VALUES ('evt-c', now() - interval '30 minutes', now())"
+                    )
+                )
+                made = conn.execute(text(refund), {"p": ids[1], "a": 100, "at": "0"}).scalar_one()
+            apply_schema(engine)
+            apply_schema(engine)  # and safe a second time
+            with engine.connect() as conn:
+                flags = dict(conn.execute(text("SELECT id, by_cancellation FROM refunds")).all())
+                indexes = dict(
+                    conn.execute(
+                        text(
+                            "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
+                            "ON c.oid = i.indexrelid WHERE c.relname LIKE 'refunds_one_%' "
+                            "OR c.relname = 'outbox_published_idx'"
+                        )
+                    ).all()
+                )
+        finally:
+            engine.dispose()
+    assert flags == {by_hand: False, made: True}
+    assert indexes == {"refunds_one_cancellation_refund": True, "outbox_published_idx": True}
