@@ -5,7 +5,9 @@
   holds locks the relay or the API wait on. Unpublished rows are never deleted.
 - Self-healing (contract section 7): every SWEEP_INTERVAL the payments that have not moved
   for STUCK_AFTER_SECONDS are re-driven from their current step (`payments.recovery.sweep`),
-  enqueued by actor name. With several relays, an advisory lock lets one sweep at a time.
+  enqueued by actor name, unless their step's message is still in Redis (queued behind a
+  backlog, running, or waiting for a retry): only a lost message is sent again. With several
+  relays, an advisory lock lets one sweep at a time.
 
 Both are counted in the relay's metrics; a failure (PostgreSQL or Redis down) is logged in
 one line and tried again at the next round.
@@ -17,12 +19,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from payments import recovery
 from payments.bootstrap import Container
 from payments.db import outbox_store
 from payments.errors import summary
 from payments.queue import actors
+from payments.queue.queued import QueuedStep, queued_steps
 from payments.recovery import Redrive, Step
 
 log = logging.getLogger("payments.janitor")
@@ -44,6 +48,7 @@ class JanitorHooks:
 
     on_purged: Callable[[int], None] = lambda n: None
     on_redriven: Callable[[Step], None] = lambda step: None
+    on_still_queued: Callable[[Step], None] = lambda step: None
     on_redriven_refunds: Callable[[int], None] = lambda n: None
     on_error: Callable[[str, BaseException], None] = lambda task, err: None
 
@@ -74,6 +79,15 @@ class Janitor:
         self.purged += total
         return total
 
+    def queued_steps(self) -> set[QueuedStep]:
+        """The steps with a message still in Redis (waiting, running, or delayed for a retry):
+        idle because of a backlog, not lost."""
+        broker: Any = self.container.broker
+        client = getattr(broker, "client", None)
+        if client is None:  # a broker without Redis (the tests' stub): nothing known queued
+            return set()
+        return queued_steps(client, broker.namespace, actors.QUEUES)
+
     def sweep(self) -> list[Redrive] | None:
         """Re-drive the stalled payments once (None if another relay is sweeping)."""
         broker = self.container.broker
@@ -82,7 +96,14 @@ class Janitor:
             actor = recovery.ACTOR_OF_STEP[redrive.step]
             actors.send(broker, actor, str(redrive.target), redrive=True)
 
-        done = recovery.sweep(self.container.uow(), self.stuck_after_s, send, SWEEP_LIMIT)
+        done = recovery.sweep(
+            self.container.uow(),
+            self.stuck_after_s,
+            send,
+            SWEEP_LIMIT,
+            queued=self.queued_steps,
+            on_queued=lambda redrive: self.hooks.on_still_queued(redrive.step),
+        )
         for redrive in done or ():
             self.hooks.on_redriven(redrive.step)
             log.warning(
@@ -102,7 +123,9 @@ class Janitor:
         def send(actor: actors.ActorRef, target: str) -> None:
             actors.send(broker, actor, target, redrive=True)
 
-        done = recovery.sweep_refunds(self.container.uow(), self.stuck_after_s, send, SWEEP_LIMIT)
+        done = recovery.sweep_refunds(
+            self.container.uow(), self.stuck_after_s, send, SWEEP_LIMIT, queued=self.queued_steps
+        )
         if done:
             self.hooks.on_redriven_refunds(len(done))
             log.warning(
@@ -133,3 +156,4 @@ class Janitor:
         thread = threading.Thread(target=self.run, args=(stop,), name="janitor", daemon=True)
         thread.start()
         return thread
+

@@ -47,6 +47,13 @@ class RelayMetrics:
             ["step"],
             registry=self.registry,
         )
+        self.still_queued = Counter(
+            "payments_redrive_skipped",
+            "Stalled payments the sweep left alone because their step's message is still in "
+            "Redis (a backlog, not a loss), by step.",
+            ["step"],
+            registry=self.registry,
+        )
         self.janitor_errors = Counter(
             "janitor_errors",
             "Janitor rounds that failed, by task (sweep or purge).",
@@ -55,6 +62,8 @@ class RelayMetrics:
         )
         for step in [*Step, "refund"]:  # every series exists from the start, at 0
             self.redriven.labels(str(step))
+        for step in Step:
+            self.still_queued.labels(step.value)
         for task in ("sweep", "purge"):
             self.janitor_errors.labels(task)
 
@@ -63,6 +72,7 @@ class RelayMetrics:
         return JanitorHooks(
             on_purged=self.purged.inc,
             on_redriven=lambda step: self.redriven.labels(step.value).inc(),
+            on_still_queued=lambda step: self.still_queued.labels(step.value).inc(),
             on_redriven_refunds=self.redriven.labels("refund").inc,
             on_error=lambda task, err: self.janitor_errors.labels(task).inc(),
         )

@@ -8,7 +8,7 @@ queued or running changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -96,25 +96,37 @@ def sweep(
     idle_seconds: float,
     send: Callable[[Redrive], None],
     limit: int = 500,
+    queued: Callable[[], Container[tuple[str, str]]] | None = None,
+    on_queued: Callable[[Redrive], None] = lambda redrive: None,
 ) -> list[Redrive] | None:
-    """Self-healing: re-drive every unfinished payment idle for `idle_seconds`, and remember
-    when, so that the next sweep waits as long again. None when another sweep holds the lock.
+    """Self-healing: re-drive every unfinished payment idle for `idle_seconds` whose step's
+    message is gone, and remember when, so that the next sweep waits as long again. None
+    when another sweep holds the lock.
+
+    `queued` says which (actor name, id) still have a message waiting, running or delayed
+    (`payments.queue.queued`); it is asked only when there are idle payments. A payment
+    idle because its message waits behind a backlog is not re-driven (no duplicate message),
+    only marked, so it is looked at again one idle period later, and told to `on_queued`.
 
     Runs in one transaction holding the sweep's advisory lock, so that several relays sweep
     one at a time; a failed `send` rolls the marks back and the next sweep tries again.
-    Cheap when nothing was lost: the query reads only unfinished payments, and a re-driven
-    step that was in fact still queued finds its work done.
+    Cheap when nothing was lost: the query reads only unfinished payments.
     """
     with uow:
         if not uow.repo.claim_sweep():
             return None
         stuck = uow.repo.progress(idle_seconds=idle_seconds, limit=limit)
         redrives = [r for r in map(next_step, stuck) if r is not None]
-        for redrive in redrives:
+        waiting = queued() if queued is not None and redrives else ()
+        lost = [r for r in redrives if (ACTOR_OF_STEP[r.step].name, str(r.target)) not in waiting]
+        for redrive in lost:
             send(redrive)
+        for redrive in redrives:
+            if redrive not in lost:
+                on_queued(redrive)
         uow.repo.mark_redriven([r.payment_id for r in redrives])
         uow.commit()
-    return redrives
+    return lost
 
 
 @dataclass(frozen=True)
@@ -135,24 +147,40 @@ def sweep_refunds(
     idle_seconds: float,
     send: Callable[[actors.ActorRef, str], None],
     limit: int = 500,
+    queued: Callable[[], Container[tuple[str, str]]] | None = None,
 ) -> RefundRedrives | None:
-    """Self-healing for refunds: every refund idle `idle_seconds` is re-driven from its step
-    (a PENDING one to the gateway, a finished one without its e-mail to its e-mail), and each
-    cancellation whose batches stopped gets its next batch. None when another sweep runs."""
+    """Self-healing for refunds: every refund idle `idle_seconds` whose message is gone (see
+    `sweep`) is re-driven from its step (a PENDING one to the gateway, a finished one without
+    its e-mail to its e-mail), and each cancellation whose batches stopped gets its next
+    batch. None when another sweep runs."""
     with uow:
         if not uow.repo.claim_sweep():
             return None
         stalled = uow.refunds.stalled(idle_seconds, limit)
-        charge = [r.refund_id for r in stalled if not r.status.terminal]
-        notify = [r.refund_id for r in stalled if r.status.terminal]
         cancellations = uow.refunds.scanning(idle_seconds, limit)
+        waiting = queued() if queued is not None and (stalled or cancellations) else ()
+
+        def lost(actor: actors.ActorRef, target: object) -> bool:
+            return (actor.name, str(target)) not in waiting
+
+        charge = [
+            r.refund_id
+            for r in stalled
+            if not r.status.terminal and lost(actors.PROCESS_REFUND, r.refund_id)
+        ]
+        notify = [
+            r.refund_id
+            for r in stalled
+            if r.status.terminal and lost(actors.SEND_REFUND_EMAIL, r.refund_id)
+        ]
+        cancellations = [e for e in cancellations if lost(actors.REFUND_CANCELLED_EVENT, e)]
         for refund_id in charge:
             send(actors.PROCESS_REFUND, str(refund_id))
         for refund_id in notify:
             send(actors.SEND_REFUND_EMAIL, str(refund_id))
         for event_id in cancellations:
             send(actors.REFUND_CANCELLED_EVENT, event_id)
-        uow.refunds.mark_redriven(charge + notify)
+        uow.refunds.mark_redriven([r.refund_id for r in stalled])
         uow.refunds.touch_cancellations(cancellations)
         uow.commit()
     return RefundRedrives(charge, notify, cancellations)
