@@ -225,11 +225,26 @@ CREATE INDEX IF NOT EXISTS refunds_unnotified_idx ON refunds (updated_at)
 -- One e-mail per refund outcome; recorded right after the SMTP server accepted it.
 CREATE TABLE IF NOT EXISTS sent_refund_emails (
     refund_id   uuid NOT NULL REFERENCES refunds (id),
-    kind        text NOT NULL CHECK (kind IN ('refund_confirmed', 'refund_failed')),
+    kind        text NOT NULL
+                CHECK (kind IN ('refund_confirmed', 'refund_failed', 'refund_delayed')),
     message_id  text NOT NULL,
     sent_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (refund_id, kind)
 );
+-- A database from before the "refund on its way" e-mail: the kind it allows, checked for new
+-- rows at once and validated for the old ones below the @concurrently line (no write waits).
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_constraint WHERE conname = 'sent_refund_emails_kind_check'
+        AND position('refund_delayed' IN pg_get_constraintdef(oid)) > 0
+    ) THEN
+        ALTER TABLE sent_refund_emails DROP CONSTRAINT IF EXISTS sent_refund_emails_kind_check;
+        ALTER TABLE sent_refund_emails ADD CONSTRAINT sent_refund_emails_kind_check
+            CHECK (kind IN ('refund_confirmed', 'refund_failed', 'refund_delayed')) NOT VALID;
+    END IF;
+END
+$$;
 
 -- Cancelled events: accepted once; `cursor` is how far the refund batches have gone (by
 -- payment id), so that a crash resumes where the last committed batch ended.
@@ -282,3 +297,7 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS outbox_published_idx
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS refunds_one_cancellation_refund
     ON refunds (payment_id) WHERE by_cancellation;
 DROP INDEX CONCURRENTLY IF EXISTS refunds_one_per_cancellation;
+
+-- Validate the kinds of the e-mails recorded before "refund_delayed" existed (a no-op once
+-- valid; takes no lock that writers wait on).
+ALTER TABLE sent_refund_emails VALIDATE CONSTRAINT sent_refund_emails_kind_check;

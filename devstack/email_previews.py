@@ -80,8 +80,15 @@ def payment(locale: str, status: Status = Status.SUCCESS, **changes: object) -> 
     return Payment(**values)  # type: ignore[arg-type]
 
 
+REFUND_STATUS_OF_KIND = {
+    "refund_confirmed": RefundStatus.SUCCEEDED,
+    "refund_failed": RefundStatus.FAILED,
+    "refund_delayed": RefundStatus.PENDING,
+}
+
+
 def refund_of(paid: Payment, status: RefundStatus) -> Refund:
-    """A finished sample refund of part of `paid`."""
+    """A sample refund of part of `paid`."""
     return Refund(
         id=uuid.UUID("7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"),
         payment_id=paid.id,
@@ -105,7 +112,7 @@ def samples(image_url: str | None = None) -> Iterator[Sample]:
             yield Sample(kind, locale, payments(paid, kind))
         for kind in REFUND_KINDS:
             paid = payment(locale, event_image_url=image_url)
-            outcome = RefundStatus.SUCCEEDED if kind == "refund_confirmed" else RefundStatus.FAILED
+            outcome = REFUND_STATUS_OF_KIND[kind]
             yield Sample(kind, locale, refunds(paid, kind, refund_of(paid, outcome)))
 
 

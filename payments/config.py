@@ -111,6 +111,8 @@ class Settings:
     stuck_after_seconds: int = 120
     # A refund the gateway cannot be reached for stays PENDING and is retried this long.
     refund_retry_hours: Decimal = Decimal(72)
+    # A refund still PENDING this long after it was requested: the fan is told, once.
+    refund_delay_notice_hours: Decimal = Decimal(24)
     log_format: str = "text"
     log_level: str = "INFO"
     relay_metrics_port: int = 0
@@ -135,6 +137,7 @@ class Settings:
             "outbox_retention_hours": self.outbox_retention_hours,
             "stuck_after_seconds": self.stuck_after_seconds,
             "refund_retry_hours": str(self.refund_retry_hours),
+            "refund_delay_notice_hours": str(self.refund_delay_notice_hours),
             "rate_limit": self.rate_limit,
             "gateway_transient_failure_rate": str(self.gateway_transient_failure_rate),
             "idempotency_hmac": "development default"
@@ -268,6 +271,11 @@ def _read(env: Env) -> Settings:
         ),
         refund_retry_hours=env.decimal(
             "REFUND_RETRY_HOURS", d.refund_retry_hours, validate=Range(min=0, max=24 * 365)
+        ),
+        refund_delay_notice_hours=env.decimal(
+            "REFUND_DELAY_NOTICE_HOURS",
+            d.refund_delay_notice_hours,
+            validate=Range(min=0, max=24 * 365),
         ),
         log_format=env.str("LOG_FORMAT", d.log_format, validate=OneOf(["text", "json"])),
         log_level=env.str("LOG_LEVEL", d.log_level),

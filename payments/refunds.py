@@ -31,7 +31,7 @@ from payments.uow import SqlUnitOfWork
 U = TypeVar("U", bound=SqlUnitOfWork)
 CANCELLATION_BATCH = 500
 
-CONFIRMED, FAILED = "refund_confirmed", "refund_failed"
+CONFIRMED, FAILED, DELAYED = "refund_confirmed", "refund_failed", "refund_delayed"
 
 
 def request_refund(
@@ -106,18 +106,24 @@ class Retry(StrEnum):
     """What `retry_refund_later` decided."""
 
     LATER = "later"  # asked for again after the delay
+    LATER_TELL_FAN = "later_tell_fan"  # the same, and the fan is owed the delay notice
     GAVE_UP = "gave_up"  # FAILED gateway_unavailable: its window has passed
     FINISHED = "finished"  # finished meanwhile: nothing to retry
 
 
 def retry_refund_later(
-    uow: SqlUnitOfWork, refund_id: UUID, delay: timedelta, retry_for: timedelta
+    uow: SqlUnitOfWork,
+    refund_id: UUID,
+    delay: timedelta,
+    retry_for: timedelta,
+    notice_after: timedelta | None = None,
 ) -> Retry:
     """After the gateway could not be reached for a PENDING refund: LATER when it is to be
     asked again after `delay` (noted on the refund, so that the self-healing sweep waits for
     it); GAVE_UP when `retry_for` has passed since it was requested or last retried by an
     operator (it is now FAILED with `gateway_unavailable`, the refund that alerts the team);
-    FINISHED when it was finished meanwhile."""
+    FINISHED when it was finished meanwhile. LATER_TELL_FAN instead of LATER once the refund
+    has been PENDING `notice_after` and its "refund on its way" e-mail has not gone yet."""
     with uow:
         refund = uow.refunds.get(refund_id)
         if refund is None:
@@ -127,8 +133,13 @@ def retry_refund_later(
         now = uow.clock()
         if now - refund.updated_at < retry_for:  # updated when requested or retried only
             uow.refunds.schedule_attempt(refund_id, now + delay)
+            tell = (
+                notice_after is not None
+                and _delayed(uow, refund, notice_after)
+                and not uow.refunds.email_sent(refund_id, DELAYED)
+            )
             uow.commit()
-            return Retry.LATER
+            return Retry.LATER_TELL_FAN if tell else Retry.LATER
     return Retry.GAVE_UP if give_up_refund(uow, refund_id) else Retry.FINISHED
 
 
@@ -161,25 +172,38 @@ RefundRenderer = Callable[[Payment, str, Refund], Any]
 
 
 def notify_refund(
-    uow: SqlUnitOfWork, render: RefundRenderer, mailer: Mailer, refund_id: UUID
+    uow: SqlUnitOfWork,
+    render: RefundRenderer,
+    mailer: Mailer,
+    refund_id: UUID,
+    delay_notice_after: timedelta | None = None,
 ) -> str | None:
     """Send the refund's one outcome e-mail in the payment's language; None if sent already.
-    The refund row stays locked from the check to the record, as for payments."""
+    For a refund still PENDING `delay_notice_after` after it was requested: the one "refund
+    on its way" e-mail instead (None once sent); earlier, NotReady. The refund row stays
+    locked from the check to the record, as for payments."""
     with uow:
         refund = uow.refunds.get(refund_id, lock=True)
         if refund is None:
             raise NotFound(f"refund {refund_id}")
-        if not refund.status.terminal:
+        if refund.status.terminal:
+            kind = refund_email_kind(refund)
+        elif delay_notice_after is not None and _delayed(uow, refund, delay_notice_after):
+            kind = DELAYED
+        else:
             raise NotReady(f"refund {refund_id} is still PENDING")
-        kind = refund_email_kind(refund)
         if uow.refunds.email_sent(refund_id, kind):
             return None
         payment = uow.repo.get_payment(refund.payment_id)
         assert payment is not None
         message_id = mailer.send(render(payment, kind, refund))
-        uow.refunds.record_email(refund_id, kind, message_id)
+        uow.refunds.record_email(refund_id, kind, message_id, outcome=kind != DELAYED)
         uow.commit()
     return message_id
+
+
+def _delayed(uow: SqlUnitOfWork, refund: Refund, after: timedelta) -> bool:
+    return uow.clock() - refund.created_at >= after
 
 
 def find_refund(uow: SqlUnitOfWork, refund_id: UUID) -> Refund | None:

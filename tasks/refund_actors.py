@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from decimal import Decimal
 from uuid import UUID
 
 import dramatiq
@@ -60,11 +61,17 @@ def process_refund(refund_id: str) -> None:
     except TransientGatewayError as err:
         attempt = count_gateway_failure()
         wait = backoff.delay(attempt - 1, REFUND_MIN_BACKOFF_S, REFUND_MAX_BACKOFF_S)
-        window = timedelta(hours=float(container.settings.refund_retry_hours))
+        settings = container.settings
         decided = refunds.retry_refund_later(
-            container.uow(), UUID(refund_id), timedelta(seconds=wait), window
+            container.uow(),
+            UUID(refund_id),
+            timedelta(seconds=wait),
+            timedelta(hours=float(settings.refund_retry_hours)),
+            notice_after(settings.refund_delay_notice_hours),
         )
-        if decided is refunds.Retry.LATER:
+        if decided is refunds.Retry.LATER_TELL_FAN:  # the one "refund on its way" e-mail
+            names.send(container.broker, names.SEND_REFUND_EMAIL, refund_id)
+        if decided in (refunds.Retry.LATER, refunds.Retry.LATER_TELL_FAN):
             log.warning(
                 "gateway unavailable for a refund (%s), attempt %d, again in %.1f s",
                 err,
@@ -83,13 +90,23 @@ def process_refund(refund_id: str) -> None:
     log.info("refund %s", status or "already finished", extra=log_ids(refund_id=refund_id))
 
 
+def notice_after(hours: Decimal) -> timedelta:
+    """REFUND_DELAY_NOTICE_HOURS as a duration."""
+    return timedelta(hours=float(hours))
+
+
 @actor(names.SEND_REFUND_EMAIL, time_limit=EMAIL_TIME_LIMIT_MS, **EMAIL_OPTIONS)
 def send_refund_email(refund_id: str) -> None:
     """refund.succeeded/failed -> the one e-mail of the refund's outcome, in the payment's
-    language."""
+    language; for a refund PENDING past REFUND_DELAY_NOTICE_HOURS, the one "refund on its
+    way" e-mail."""
     container = runtime.container()
     message_id = refunds.notify_refund(
-        container.uow(), container.refund_renderer, container.mailer, UUID(refund_id)
+        container.uow(),
+        container.refund_renderer,
+        container.mailer,
+        UUID(refund_id),
+        notice_after(container.settings.refund_delay_notice_hours),
     )
     log.info(
         "refund e-mail %s",

@@ -66,6 +66,8 @@ def subject(kind: str, event_name: str) -> str:
         return _("Refund confirmed: %(event)s", event=event)
     if kind == "refund_failed":
         return _("Refund not completed: %(event)s", event=event)
+    if kind == "refund_delayed":
+        return _("Refund on its way: %(event)s", event=event)
     return _("Payment not approved: %(event)s", event=event)
 
 
@@ -123,7 +125,7 @@ class EmailRenderer:
             )
 
 
-REFUND_KINDS = ("refund_confirmed", "refund_failed")
+REFUND_KINDS = ("refund_confirmed", "refund_failed", "refund_delayed")
 
 
 class RefundEmailRenderer:
@@ -134,7 +136,8 @@ class RefundEmailRenderer:
         self.app = app
 
     def __call__(self, payment: Payment, kind: str, refund: Any) -> Email:
-        """The e-mail of `kind` ('refund_confirmed' or 'refund_failed') for `refund`."""
+        """The e-mail of `kind` ('refund_confirmed', 'refund_failed' or 'refund_delayed') for
+        `refund`."""
         if kind not in REFUND_KINDS:
             raise ValueError(f"unknown refund e-mail kind {kind!r}")
         locale = resolve_locale(payment.user_language) or DEFAULT_LOCALE

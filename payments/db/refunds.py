@@ -136,16 +136,15 @@ class SqlRefunds:
         return refund
 
     def save(self, refund: Refund) -> None:
-        """Write a refund's status."""
-        self.conn.execute(
-            update(refunds)
-            .where(refunds.c.id == refund.id)
-            .values(
-                status=refund.status.value,
-                failure_reason=refund.failure_reason.value if refund.failure_reason else None,
-                updated_at=refund.updated_at,
-            )
-        )
+        """Write a refund's status; a PENDING one (tried again) owes its outcome e-mail anew."""
+        values: dict[str, Any] = {
+            "status": refund.status.value,
+            "failure_reason": refund.failure_reason.value if refund.failure_reason else None,
+            "updated_at": refund.updated_at,
+        }
+        if not refund.status.terminal:
+            values["emailed_at"] = None
+        self.conn.execute(update(refunds).where(refunds.c.id == refund.id).values(**values))
 
     def listing(
         self, status: RefundStatus | None, event_id: str | None, limit: int
@@ -181,15 +180,17 @@ class SqlRefunds:
         )
         return bool(self.conn.execute(query).scalar())
 
-    def record_email(self, refund_id: UUID, kind: str, message_id: str) -> None:
-        """Record a refund e-mail the SMTP server accepted."""
+    def record_email(self, refund_id: UUID, kind: str, message_id: str, outcome: bool) -> None:
+        """Record a refund e-mail the SMTP server accepted; an `outcome` one (confirmed or
+        failed) also marks the refund e-mailed, which ends what the sweep owes it."""
         self.conn.execute(
             pg_insert(sent_refund_emails).on_conflict_do_nothing(),
             {"refund_id": refund_id, "kind": kind, "message_id": message_id},
         )
-        self.conn.execute(
-            update(refunds).where(refunds.c.id == refund_id).values(emailed_at=func.now())
-        )
+        if outcome:
+            self.conn.execute(
+                update(refunds).where(refunds.c.id == refund_id).values(emailed_at=func.now())
+            )
 
     # cancellations
     def lock_event(self, event_id: str, exclusive: bool = False) -> None:

@@ -211,3 +211,20 @@ def test_a_failed_refund_promises_nothing_the_service_does_not_do(app: Flask) ->
     assert "Our team has been alerted" in told.text
     assert "write again" not in told.text  # nothing writes again on its own
     assert "#b3261e" not in told.html  # no alarm red: there is nothing for the fan to do
+
+
+@pytest.mark.parametrize(
+    ("language", "subject"),
+    [
+        ("en", "Refund on its way: Rock in Rio"),
+        ("pt-BR", "Reembolso a caminho: Rock in Rio"),
+        ("es", "Reembolso en camino: Rock in Rio"),
+    ],
+)
+def test_a_delayed_refund_is_told_calmly_once(app: Flask, language: str, subject: str) -> None:
+    paid = payment(language)
+    refund = Refund.request(uuid.uuid4(), paid, Decimal("25.00"), REFUND_REASON, paid.created_at)
+    told = emails.RefundEmailRenderer(app)(paid, "refund_delayed", refund)
+    assert told.subject == subject
+    assert "#1f5fa8" in told.html and "#b3261e" not in told.html  # calm blue, never alarm red
+    assert str(paid.id) in told.text  # the payment reference, as in every e-mail

@@ -27,7 +27,7 @@ def luminance(css_rgb: str) -> float:
 def test_every_template_and_language_is_checked() -> None:
     assert {(s.kind, s.locale) for s in SAMPLES} == {
         (kind, locale)
-        for kind in ("approved", "rejected", "refund_confirmed", "refund_failed")
+        for kind in ("approved", "rejected", "refund_confirmed", "refund_failed", "refund_delayed")
         for locale in ("en", "pt_BR", "es")
     }
 

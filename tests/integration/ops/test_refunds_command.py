@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from flask import Flask
 from sqlalchemy import Engine, text
 
@@ -15,6 +16,7 @@ from payments import refunds, services
 from payments.adapters.gateway import FakeGateway
 from payments.bootstrap import Container
 from payments.domain.refund import RefundReason, RefundStatus
+from payments.errors import NotReady
 from tests.integration.ops.conftest import run
 from tests.support.factories import place
 
@@ -121,3 +123,47 @@ def test_retry_refuses_bad_usage_and_unknown_ids(app_ops: Flask) -> None:
     result = run(app_ops, "refunds", "retry", str(unknown))
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == f"Error: 1 unknown refund id(s): {unknown}"
+
+
+def test_a_refund_pending_past_the_notice_gets_one_calm_email_then_its_outcome(
+    container_ops: Container, engine_ops: Engine
+) -> None:
+    from payments.adapters.mailer import FakeMailer
+
+    refund_id = _refund(container_ops, f"evt-{uuid.uuid4().hex[:8]}")
+    mailer = FakeMailer()
+    render = container_ops.refund_renderer
+
+    def notify(after: timedelta) -> str | None:
+        return refunds.notify_refund(container_ops.uow(), render, mailer, refund_id, after)
+
+    with pytest.raises(NotReady):  # not delayed yet: nothing to tell
+        notify(HOUR)
+    early = refunds.retry_refund_later(
+        container_ops.uow(), refund_id, timedelta(seconds=1), HOUR, HOUR
+    )
+    assert early is refunds.Retry.LATER
+    due = refunds.retry_refund_later(
+        container_ops.uow(), refund_id, timedelta(seconds=1), HOUR, timedelta(0)
+    )
+    assert due is refunds.Retry.LATER_TELL_FAN
+    assert notify(timedelta(0)) is not None
+    assert notify(timedelta(0)) is None  # once
+    told = refunds.retry_refund_later(
+        container_ops.uow(), refund_id, timedelta(seconds=1), HOUR, timedelta(0)
+    )
+    assert told is refunds.Retry.LATER  # already told
+    assert [m.subject.split(":")[0] for m in mailer.outbox] == ["Refund on its way"]
+    assert _row(engine_ops, refund_id)["status"] == "PENDING"
+    with engine_ops.connect() as conn:
+        emailed = conn.execute(
+            text("SELECT emailed_at FROM refunds WHERE id = :r"), {"r": refund_id}
+        ).scalar_one()
+    assert emailed is None  # the outcome e-mail is still owed (the sweep still watches it)
+
+    refunds.refund_through_gateway(container_ops.uow(), FakeGateway(), refund_id)
+    assert notify(timedelta(0)) is not None
+    assert [m.subject.split(":")[0] for m in mailer.outbox] == [
+        "Refund on its way",
+        "Refund confirmed",
+    ]
