@@ -156,4 +156,3 @@ class Janitor:
         thread = threading.Thread(target=self.run, args=(stop,), name="janitor", daemon=True)
         thread.start()
         return thread
-
