@@ -281,6 +281,18 @@ ALTER TABLE idempotency_keys ALTER COLUMN claim_id DROP DEFAULT;
 ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS locked_at timestamptz NOT NULL DEFAULT now();
 CREATE INDEX IF NOT EXISTS idempotency_keys_expires_idx ON idempotency_keys (expires_at);
 
+-- API keys (contract section 11): only an HMAC-SHA256 of each key is stored (payments/api_keys.py
+-- says why a fast keyed hash), with its name, scopes and a short prefix that is not secret.
+CREATE TABLE IF NOT EXISTS api_keys (
+    name          text PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 100),
+    prefix        text NOT NULL,
+    key_hash      bytea NOT NULL UNIQUE,
+    scopes        text[] NOT NULL CHECK (cardinality(scopes) > 0),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    last_used_at  timestamptz,
+    revoked_at    timestamptz
+);
+
 -- @concurrently
 -- Each statement below runs on its own, outside any transaction (payments/db/engine.py), so
 -- that an upgrade builds its indexes on a live database without blocking writers.

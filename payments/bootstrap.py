@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from payments import config
 from payments.adapters.gateway import SimulatedGateway
+from payments.api_keys import KeyRing
 from payments.config import Settings
 from payments.db.engine import make_engine
 from payments.ports import EmailRenderer, Gateway, Mailer, Publisher
@@ -127,6 +128,11 @@ class Container:
         from payments.queue.dead_letters import DeadLetters
 
         return DeadLetters(self.redis, self.settings.dramatiq_namespace)
+
+    @cached_property
+    def key_ring(self) -> KeyRing:
+        """The API keys as this process sees them (looked up by hash, kept briefly)."""
+        return KeyRing(self.engine, self.settings.api_key_secret)
 
     @cached_property
     def mail_app(self) -> Flask:

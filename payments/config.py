@@ -71,6 +71,7 @@ class Topics:
 
 
 DEV_IDEMPOTENCY_SECRET = "development-only-idempotency-secret"  # noqa: S105 (a dev default)
+DEV_API_KEY_SECRET = "development-only-api-key-secret"  # noqa: S105 (a dev default)
 MIN_SECRET_LENGTH = 16
 # A simulated gateway slower than this is a misconfiguration, not a test of patience.
 MAX_GATEWAY_LATENCY_MS = 120_000
@@ -105,6 +106,10 @@ class Settings:
     # Keys the HMAC that fingerprints idempotent requests (their bodies hold the token):
     # set it, the same in every API process, to a long random value in production.
     idempotency_secret: str = DEV_IDEMPOTENCY_SECRET
+    # Keys the HMAC that API keys are stored as (payments/api_keys.py): the same in every
+    # process; set it to a long random value in production, and never change it (every
+    # stored key would stop matching).
+    api_key_secret: str = DEV_API_KEY_SECRET
     rate_limit: str = "100/second;2000/minute"
     db_pool_size: int = 10
     outbox_retention_hours: int = 168
@@ -142,6 +147,9 @@ class Settings:
             "gateway_transient_failure_rate": str(self.gateway_transient_failure_rate),
             "idempotency_hmac": "development default"
             if self.idempotency_secret == DEV_IDEMPOTENCY_SECRET
+            else "set",
+            "api_key_hmac": "development default"
+            if self.api_key_secret == DEV_API_KEY_SECRET
             else "set",
         }
 
@@ -254,6 +262,9 @@ def _read(env: Env) -> Settings:
             "IDEMPOTENCY_SECRET",
             d.idempotency_secret,
             validate=Length(min=MIN_SECRET_LENGTH),
+        ),
+        api_key_secret=env.str(
+            "API_KEY_SECRET", d.api_key_secret, validate=Length(min=MIN_SECRET_LENGTH)
         ),
         rate_limit=env.str(
             "RATE_LIMIT",

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from payments import money, refunds, services
+from payments.api_keys import Scope
 from payments.bootstrap import Container
 from payments.domain.model import Payment, Transaction
 from payments.domain.refund import EventIsCancelled, Refund, RefundStatus
@@ -90,6 +91,7 @@ def _created(body: dict[str, Any]) -> Any:
 
 @bp.post("/payments")
 @bp.post("/payments/")
+@auth.needs(Scope.PAYMENTS_WRITE)
 def create_payment() -> Any:
     """Accept a payment: store it PENDING with its payment.created event (once per key)."""
     body = parse_json_object()
@@ -123,6 +125,7 @@ def _place(
 
 
 @bp.get("/payments/<payment_id>")
+@auth.needs(Scope.PAYMENTS_READ)
 def get_payment(payment_id: str) -> Any:
     """Show one payment with its transaction."""
     try:

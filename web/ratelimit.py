@@ -1,9 +1,9 @@
 """Rate limits per caller (contract section 2, `RATE_LIMIT`), with Flask-Limiter on Redis.
 
 - Counted in the Redis the service already runs, so every API process shares one count.
-- Per caller: the API key's scope when `API_KEYS` is set (an unknown key counts as its
-  client address), else the client address (`request.remote_addr`: behind a proxy, configure
-  it to set the address, e.g. werkzeug's ProxyFix).
+- Per caller: the API key's scope (an `API_KEYS` key or a key of `flask keys`; an unknown
+  key counts as its client address), else the client address (`request.remote_addr`:
+  behind a proxy, configure it to set the address, e.g. werkzeug's ProxyFix).
 - Only the blueprints that ask for it are limited (payments, refunds, events); health,
   readiness, docs and metrics never are.
 - Over the limit: 429 problem+json with `Retry-After`, translated like every other problem.
@@ -36,13 +36,15 @@ STORAGE_TIMEOUT_S = 0.25  # a Redis that does not answer costs a request at most
 
 
 def caller_key() -> str:
-    """Whom a request is counted against: its API key's scope, else its client address."""
-    settings = bootstrap.current().settings
-    if settings.api_keys:
-        token = bearer_token()
-        key = matching_key(token, settings.api_keys) if token is not None else None
-        if key is not None:
-            return scope_of(key)
+    """Whom a request is counted against: its API key's scope (an `API_KEYS` key or an
+    active key of `flask keys`), else its client address."""
+    container = bootstrap.current()
+    token = bearer_token()
+    if token is not None:
+        if matching_key(token, container.settings.api_keys) is not None:
+            return scope_of(token)
+        if container.key_ring.caller(token) is not None:  # looked up once, kept briefly
+            return scope_of(token)
     return f"addr:{request.remote_addr or ANONYMOUS}"
 
 

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError
 
 from payments import money, refunds
+from payments.api_keys import Scope
 from payments.bootstrap import Container
 from payments.domain.refund import (
     Cancellation,
@@ -78,6 +79,7 @@ def _no_payment() -> Problem:
 
 
 @bp.post("/payments/<payment_id>/refunds")
+@auth.needs(Scope.REFUNDS_WRITE)
 def create_refund(payment_id: str) -> Any:
     """Refund all or part of a SUCCESS payment (once per Idempotency-Key)."""
     body = _optional_body()
@@ -164,6 +166,7 @@ def _created(refund: Refund) -> Any:
 
 
 @bp.get("/refunds/<refund_id>")
+@auth.needs(Scope.PAYMENTS_READ)
 def get_refund(refund_id: str) -> Any:
     """Show one refund."""
     rid = _uuid(refund_id)
@@ -193,6 +196,7 @@ def _cancellable_event_id(event_id: str) -> str:
 
 
 @bp.post("/events/<event_id>/cancellation")
+@auth.needs(Scope.EVENTS_WRITE)
 def cancel_event(event_id: str) -> Any:
     """Cancel an event: 202 at once; its paid payments are refunded by the workers."""
     data = _load(_cancellation_request, _optional_body())
@@ -205,6 +209,7 @@ def cancel_event(event_id: str) -> Any:
 
 
 @bp.get("/events/<event_id>/cancellation")
+@auth.needs(Scope.EVENTS_READ)
 def get_cancellation(event_id: str) -> Any:
     """The cancellation's progress; 404 if the event is not cancelled."""
     container = container_of(current_app)

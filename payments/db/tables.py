@@ -8,13 +8,14 @@ from sqlalchemy import (
     Column,
     DateTime,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     Table,
     Text,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
 
@@ -127,6 +128,18 @@ refunds = Table(
     Column("updated_at", DateTime(timezone=True)),
     Column("by_cancellation", Boolean),
     Column("next_attempt_at", DateTime(timezone=True)),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("prefix", Text),
+    Column("key_hash", LargeBinary),
+    Column("scopes", ARRAY(Text)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
 )
 
 refund_status_counts = Table(

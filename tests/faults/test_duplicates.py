@@ -30,9 +30,10 @@ ACTOR_LINES = {
 
 
 def deliveries(stage: Stage) -> Counter[str]:
-    """Messages each actor handled, counted from the worker's JSON log."""
+    """Messages each actor handled, counted from the JSON logs of both Dramatiq pools."""
     counts: Counter[str] = Counter()
-    for line in stage.processes["worker"].output().splitlines():
+    logs = "\n".join(stage.processes[pool].output() for pool in ("worker", "gateway"))
+    for line in logs.splitlines():
         if not line.startswith("{"):
             continue
         record = json.loads(line)
