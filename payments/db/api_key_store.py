@@ -30,8 +30,9 @@ def add(conn: Connection, name: str, prefix: str, digest: bytes, scopes: Sequenc
         insert(api_keys)
         .values(name=name, prefix=prefix, key_hash=digest, scopes=list(scopes))
         .on_conflict_do_nothing(index_elements=["name"])
+        .returning(api_keys.c.name)
     )
-    return bool(conn.execute(statement).rowcount)
+    return conn.execute(statement).first() is not None
 
 
 def active_by_hash(conn: Connection, digest: bytes) -> KeyRow | None:
