@@ -28,6 +28,7 @@ CONTEXT_FIELDS = (
     "message_id",
     "topic",
     "actor",
+    "api_key",  # the NAME of a `flask keys` key, never the key or its hash
 )
 
 

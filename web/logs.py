@@ -34,7 +34,8 @@ def _printable(text: str, limit: int = 200) -> str:
 
 
 def log_request(response: Response) -> Response:
-    """One line per HTTP request: method, path, status, duration, request and payment ids."""
+    """One line per HTTP request: method, path, status, duration, request and payment ids,
+    and the name of the API key that made it."""
     from web.errors import request_id
 
     elapsed_ms = request_seconds() * 1000
@@ -46,7 +47,11 @@ def log_request(response: Response) -> Response:
         _printable(request.path),
         response.status_code,
         elapsed_ms,
-        extra={"request_id": request_id(), "payment_id": _payment_id(response)},
+        extra={
+            "request_id": request_id(),
+            "payment_id": _payment_id(response),
+            "api_key": g.get("api_key_name"),  # a `flask keys` key's NAME, never the key
+        },
     )
     return response
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from functools import cache
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, current_app
+from flask import Blueprint, Flask, current_app
 
-from web import container_of
+from web import auth, container_of
 from web.idempotency import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER
 from web.problems import ProblemSchema
 from web.refund_schemas import (
@@ -263,6 +265,42 @@ def _operations(spec: APISpec) -> None:
     )
 
 
+def with_scopes(document: dict[str, Any], scopes: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """The document with each secured operation naming the scope it needs (section 11):
+    `security: [{bearerAuth: [scope]}]` and its 403 problem. `scopes` maps (OpenAPI path,
+    method) to the scope the route declared where it is registered (`web.auth.needs`)."""
+    paths = copy.deepcopy(document["paths"])
+    for (path, method), scope in scopes.items():
+        operation = paths.get(path, {}).get(method)
+        if operation is None or "security" not in operation:
+            continue
+        operation["security"] = [{"bearerAuth": [scope]}]
+        operation["responses"].setdefault(
+            "403",
+            {
+                "description": f"The API key lacks the `{scope}` scope (insufficient-scope).",
+                "content": {
+                    PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            },
+        )
+    return {**document, "paths": paths}
+
+
+def declared_scopes(app: Flask) -> dict[tuple[str, str], str]:
+    """(OpenAPI path, method) -> the scope its route declared, from the app's URL map."""
+    found: dict[tuple[str, str], str] = {}
+    with app.app_context():
+        for rule in app.url_map.iter_rules():
+            scope = auth.required_scope(rule.endpoint)
+            if scope is None:
+                continue
+            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule).rstrip("/") or "/"
+            for method in rule.methods or ():
+                found[(path, method.lower())] = scope.value
+    return found
+
+
 @cache
 def _document(secured: bool) -> dict[str, Any]:
     return build_spec(secured)
@@ -271,4 +309,10 @@ def _document(secured: bool) -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi_json() -> Any:
     """The OpenAPI 3.1 document of this API."""
-    return _document(bool(container_of(current_app).settings.api_keys))
+    container = container_of(current_app)
+    secured = bool(container.settings.api_keys) or container.key_ring.any_key()
+    document = _document(secured)
+    if not secured:
+        return document
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return with_scopes(document, declared_scopes(app))

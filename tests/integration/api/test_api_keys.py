@@ -179,3 +179,19 @@ def test_every_api_route_declares_the_scope_it_needs(make: Callable[..., Flask])
     with app.app_context():
         undeclared = [rule.rule for rule in api if auth.required_scope(rule.endpoint) is None]
     assert undeclared == []
+
+
+def test_logs_name_the_key_and_never_show_it(
+    make: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    app = make()
+    name = f"logged-{uuid.uuid4().hex[:8]}"
+    key = create_key(app, name, FRONT)
+    with caplog.at_level(logging.DEBUG):
+        answer = app.test_client().post("/payments", json=payment_body(), headers=bearer(key))
+    assert answer.status_code == 201
+    http = [r for r in caplog.records if r.name == "payments.http"]
+    assert [getattr(r, "api_key", None) for r in http] == [name]
+    assert not [r for r in caplog.records if key in r.getMessage() or key in repr(r.__dict__)]

@@ -64,3 +64,29 @@ def test_bearer_auth_is_documented_when_keys_are_set(spec: dict) -> None:
     assert secured["paths"]["/payments"]["post"]["security"] == [{"bearerAuth": []}]
     assert "401" in secured["paths"]["/payments"]["post"]["responses"]
     assert secured["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_each_secured_operation_names_the_scope_its_route_declares() -> None:
+    from payments.bootstrap import bootstrap
+    from payments.config import Settings
+    from web import create_app
+    from web.openapi import declared_scopes, with_scopes
+
+    app = create_app({"TESTING": True, "CONTAINER": bootstrap(Settings())})
+    scopes = declared_scopes(app)
+    document = with_scopes(build_spec(secured=True), scopes)
+    paths = document["paths"]
+    assert paths["/payments"]["post"]["security"] == [{"bearerAuth": ["payments:write"]}]
+    assert paths["/payments/{payment_id}"]["get"]["security"] == [{"bearerAuth": ["payments:read"]}]
+    assert paths["/payments/{payment_id}/refunds"]["post"]["security"] == [
+        {"bearerAuth": ["refunds:write"]}
+    ]
+    assert paths["/refunds/{refund_id}"]["get"]["security"] == [{"bearerAuth": ["payments:read"]}]
+    cancellation = paths["/events/{event_id}/cancellation"]
+    assert cancellation["post"]["security"] == [{"bearerAuth": ["events:write"]}]
+    assert cancellation["get"]["security"] == [{"bearerAuth": ["events:read"]}]
+    forbidden = cancellation["post"]["responses"]["403"]
+    assert forbidden["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+    assert "security" not in paths["/healthz"]["get"]
