@@ -16,7 +16,7 @@
   `BENCH_SUSTAIN_START` (150), `BENCH_SUSTAIN_STEP` (50) and `BENCH_SUSTAIN_TRIES` (0) for a
   search above them (each try about 35 s; 0 keeps `make bench` under 10 minutes).
 - `BENCH_WORKER_PROCESSES` (2), `BENCH_WORKER_THREADS` (8): the worker pool's `-p -t`;
-  `BENCH_GATEWAY_PROCESSES` (1), `BENCH_GATEWAY_THREADS` (64): the gateway pool's.
+  `BENCH_GATEWAY_PROCESSES` (1), `BENCH_GATEWAY_THREADS` (150): the gateway pool's.
 - `BENCH_GATEWAY_LOADS` (300:50,300:100,1000:50,1000:100): end-to-end loads with a slow
   gateway, as `latency_ms:rate` pairs (after the loads at 0 ms).
 - `BENCH_LOG_LEVEL` (INFO): the services' log level, as in production.
@@ -61,7 +61,7 @@ class BenchSettings:
     worker_processes: int = 2
     worker_threads: int = 8
     gateway_processes: int = 1
-    gateway_threads: int = 64
+    gateway_threads: int = 150
     gateway_loads: tuple[tuple[int, int], ...] = ((300, 50), (300, 100), (1000, 50), (1000, 100))
     profile: bool = False
     profile_rate: int = 300
