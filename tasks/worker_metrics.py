@@ -22,6 +22,7 @@ from pathlib import Path
 
 from dramatiq.middleware import prometheus
 
+from payments import config
 from payments.config import Settings
 
 log = logging.getLogger("payments.worker")
@@ -75,9 +76,7 @@ def serve() -> int:
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector
 
-    from tasks import runtime
-
-    settings = runtime.container().settings
+    settings = config.from_env()  # a process of its own: the settings as every process reads them
     directory = metrics_dir(settings.dramatiq_namespace, os.getppid())
     directory.mkdir(parents=True, exist_ok=True)
     _remove_finished_runs(directory)
