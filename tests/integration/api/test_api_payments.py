@@ -93,7 +93,9 @@ def test_health_openapi_and_readiness_stay_open_with_api_keys(make_app) -> None:
     }
     document = client.get("/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
-    assert document["paths"]["/payments"]["post"]["security"] == [{"bearerAuth": []}]
+    assert document["paths"]["/payments"]["post"]["security"] == [
+        {"bearerAuth": ["payments:write"]}
+    ]
 
 
 def test_readyz_is_503_naming_what_is_down(make_app) -> None:  # type: ignore[no-untyped-def]
