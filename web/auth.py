@@ -80,10 +80,10 @@ def require_api_key() -> None:
             return
         _unauthorized(token)
     assert token is not None and caller is not None
-    if scope is None or scope not in caller.scopes:
-        raise _insufficient(scope)
     g.caller_scope = scope_of(token)
     g.api_key_name = caller.name
+    if scope is None or scope not in caller.scopes:
+        raise _insufficient(scope)
 
 
 def _caller(container: Any, token: str, api_keys: tuple[str, ...]) -> Caller | None:

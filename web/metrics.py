@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -33,6 +33,7 @@ from payments.config import Topics
 from payments.db import stats_store
 from payments.domain.model import Status
 from payments.queue import actors
+from web.auth import ANONYMOUS
 from web.logs import request_seconds
 
 log = logging.getLogger("payments.metrics")
@@ -158,7 +159,8 @@ class DeadLetterCollector(Collector):
 
 
 class HttpMetrics:
-    """Request counts and durations by method, route and status."""
+    """Request counts and durations by method, route and status; the API's requests also by
+    the API key that made them (its NAME, `API_KEYS` for those keys, or `anonymous`)."""
 
     def __init__(self, registry: CollectorRegistry):
         self.requests = Counter(
@@ -173,13 +175,35 @@ class HttpMetrics:
             ["method", "route"],
             registry=registry,
         )
+        self.by_key = Counter(
+            "http_requests_by_key",
+            "Requests to /payments, /refunds and /events by API key NAME (API_KEYS for the "
+            "keys of that setting, anonymous while the API is open) and status.",
+            ["api_key", "status"],
+            registry=registry,
+        )
 
     def observe(self, response: Response) -> Response:
         """Count the finished request (an after_request hook)."""
         route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
         self.requests.labels(request.method, route, str(response.status_code)).inc()
         self.duration.labels(request.method, route).observe(request_seconds())
+        key = key_label()
+        if key is not None:
+            self.by_key.labels(key, str(response.status_code)).inc()
         return response
+
+
+def key_label() -> str | None:
+    """Whom the API's request is counted against, by name; None for requests that were not
+    authenticated (health, docs, metrics, or refused before a caller was known)."""
+    scope = g.get("caller_scope")
+    if scope is None:
+        return None
+    name = g.get("api_key_name")
+    if name:
+        return str(name)
+    return "anonymous" if scope == ANONYMOUS else "API_KEYS"
 
 
 def _scrape_registry() -> CollectorRegistry:

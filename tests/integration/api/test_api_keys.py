@@ -195,3 +195,25 @@ def test_logs_name_the_key_and_never_show_it(
     http = [r for r in caplog.records if r.name == "payments.http"]
     assert [getattr(r, "api_key", None) for r in http] == [name]
     assert not [r for r in caplog.records if key in r.getMessage() or key in repr(r.__dict__)]
+
+
+def test_requests_are_counted_per_key_by_name(make: Callable[..., Flask]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    app = make()
+    name = f"counted-{uuid.uuid4().hex[:8]}"
+    key = create_key(app, name, FRONT)
+    client = app.test_client()
+    assert client.post("/payments", json=payment_body(), headers=bearer(key)).status_code == 201
+    refused = client.post(f"/events/evt-{name}/cancellation", json={}, headers=bearer(key))
+    assert refused.status_code == 403
+    assert client.get("/healthz").status_code == 200  # not an API request: not counted
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert key not in scraped  # the name, never the key
+    samples = {
+        (s.labels.get("api_key"), s.labels.get("status")): s.value
+        for family in text_string_to_metric_families(scraped)
+        for s in family.samples
+        if s.name == "http_requests_by_key_total"
+    }
+    assert samples == {(name, "201"): 1.0, (name, "403"): 1.0}
