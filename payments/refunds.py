@@ -77,12 +77,7 @@ def finish_refund(uow: SqlUnitOfWork, refund_id: UUID, failure: RefundFailure | 
     A failed refund's amount becomes refundable again."""
     try:
         with uow:
-            found = uow.refunds.get(refund_id)
-            if found is None:
-                raise NotFound(f"refund {refund_id}")
-            payment = uow.repo.get_payment(found.payment_id, lock=True)  # payment first
-            refund = uow.refunds.get(refund_id, lock=True)
-            assert payment is not None and refund is not None
+            payment, refund = _locked(uow, refund_id)
             if refund.status.terminal:
                 return False
             if failure is None:
@@ -95,6 +90,18 @@ def finish_refund(uow: SqlUnitOfWork, refund_id: UUID, failure: RefundFailure | 
     except AlreadyDone:
         return False
     return True
+
+
+def _locked(uow: SqlUnitOfWork, refund_id: UUID) -> tuple[Payment, Refund]:
+    """The refund and its payment, both locked FOR UPDATE, the payment first (the order every
+    change of a payment's refunds takes, so that two never wait on each other)."""
+    found = uow.refunds.get(refund_id)
+    if found is None:
+        raise NotFound(f"refund {refund_id}")
+    payment = uow.repo.get_payment(found.payment_id, lock=True)
+    refund = uow.refunds.get(refund_id, lock=True)
+    assert payment is not None and refund is not None
+    return payment, refund
 
 
 def give_up_refund(uow: SqlUnitOfWork, refund_id: UUID) -> bool:
@@ -149,12 +156,7 @@ def retry_failed(uow: SqlUnitOfWork, refund_id: UUID) -> Refund | None:
     (finished, or retried already). NotFound, or ExceedsRefundable when the payment no
     longer has the amount left."""
     with uow:
-        found = uow.refunds.get(refund_id)
-        if found is None:
-            raise NotFound(f"refund {refund_id}")
-        payment = uow.repo.get_payment(found.payment_id, lock=True)  # payment first
-        refund = uow.refunds.get(refund_id, lock=True)
-        assert payment is not None and refund is not None
+        payment, refund = _locked(uow, refund_id)
         if refund.status is not RefundStatus.FAILED:
             return None
         refund.retry(payment, uow.clock())

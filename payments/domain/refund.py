@@ -137,8 +137,7 @@ class Refund:
 
     def fail(self, failure: RefundFailure, payment: Payment, now: datetime) -> None:
         """The refund could not be made: FAILED, its amount refundable again."""
-        if payment.id != self.payment_id:
-            raise IllegalTransition(f"refund {self.id} is not of payment {payment.id}")
+        self._check_payment(payment)
         self._finish(RefundStatus.FAILED, failure, now)
         payment.amount_reserved -= self.amount
         self.events.append(events.RefundFailed(self.id, self.payment_id, failure.value))
@@ -147,8 +146,7 @@ class Refund:
         """An operator's new attempt at a FAILED refund (the same id, so the same idempotency
         key at the gateway): PENDING again, its amount reserved again, recording
         RefundPending. ExceedsRefundable when the payment no longer has that much left."""
-        if payment.id != self.payment_id:
-            raise IllegalTransition(f"refund {self.id} is not of payment {payment.id}")
+        self._check_payment(payment)
         if self.status is not RefundStatus.FAILED:
             raise IllegalTransition(f"refund {self.id} is {self.status}, not FAILED")
         if self.amount > refundable(payment):
@@ -156,6 +154,10 @@ class Refund:
         payment.amount_reserved += self.amount
         self.status, self.failure_reason, self.updated_at = RefundStatus.PENDING, None, now
         self.events.append(events.RefundPending(self.id, self.payment_id))
+
+    def _check_payment(self, payment: Payment) -> None:
+        if payment.id != self.payment_id:
+            raise IllegalTransition(f"refund {self.id} is not of payment {payment.id}")
 
     def _finish(self, status: RefundStatus, failure: RefundFailure | None, now: datetime) -> None:
         if self.status.terminal:
