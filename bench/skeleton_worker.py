@@ -44,9 +44,8 @@ def _smtp() -> smtplib.SMTP:
     return conn
 
 
-@dramatiq.actor(queue_name=QUEUE)
-def skeleton_create_transaction(payment_id: str) -> None:
-    """The transaction row and its outbox row."""
+def _open_transaction(payment_id: str) -> None:
+    """The transaction row and its outbox row, in one transaction."""
     with _pool().connection() as conn:
         conn.execute(
             "INSERT INTO transactions (id, payment_id) VALUES (%s, %s)",
@@ -54,6 +53,12 @@ def skeleton_create_transaction(payment_id: str) -> None:
         )
         conn.execute(INSERT_OUTBOX, outbox_row(SETTINGS.topics.transaction_created,
                      "transaction.created", payment_id, {"payment_id": payment_id}))  # fmt: skip
+
+
+@dramatiq.actor(queue_name=QUEUE)
+def skeleton_create_transaction(payment_id: str) -> None:
+    """The transaction row and its outbox row."""
+    _open_transaction(payment_id)
 
 
 @dramatiq.actor(queue_name=QUEUE)
@@ -96,13 +101,7 @@ def skeleton_charge(payment_id: str) -> None:
     """The two-hop charge: the transaction opened (one transaction), then its outcome, the
     token erased and the payment settled, with both status changes and both outbox rows
     (a second transaction), as `services.charge_payment` writes them."""
-    with _pool().connection() as conn:
-        conn.execute(
-            "INSERT INTO transactions (id, payment_id) VALUES (%s, %s)",
-            (uuid.uuid4(), payment_id),
-        )
-        conn.execute(INSERT_OUTBOX, outbox_row(SETTINGS.topics.transaction_created,
-                     "transaction.created", payment_id, {"payment_id": payment_id}))  # fmt: skip
+    _open_transaction(payment_id)
     with _pool().connection() as conn:
         conn.execute(
             "UPDATE transactions SET status = 'SUCCESS', updated_at = now() WHERE payment_id = %s",

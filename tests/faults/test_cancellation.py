@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 from collections.abc import Callable
 
 import requests
 from sqlalchemy import text
 
-from tests.support.cancellation import refund_counts, seed_paid
+from tests.support.cancellation import cancel_sold_out_event, refund_counts
 from tests.support.faults import Stage
 from tests.support.procs import wait_until
 from tests.support.tally import DUPLICATE_WINDOW_S, LATE_ARRIVAL_S, Row
@@ -27,14 +26,7 @@ def test_a_big_cancellation_under_sigkill_refunds_each_payment_once(
     stage_for: Callable[..., Stage], report: Callable[[Row], None], rng: random.Random
 ) -> None:
     stage = stage_for("cancel 2000 + sigkill", STUCK_AFTER_SECONDS="10")
-    event = f"evt-sold-out-{uuid.uuid4().hex[:8]}"
-    seed_paid(stage, event, PAID)
-    stage.start_all()
-    started = time.monotonic()
-    accepted = requests.post(
-        f"{stage.base_url}/events/{event}/cancellation", json={"reason": "storm"}, timeout=10
-    )
-    assert accepted.status_code == 202, accepted.text
+    event, started = cancel_sold_out_event(stage, "sold-out", PAID)
 
     stage.chaos(VICTIMS, CHAOS_SECONDS, rng, first_s=1.0)
 

@@ -10,12 +10,11 @@ gateway answering again takes over the messages waiting in Redis, delayed by the
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 
 import requests
 
-from tests.support.cancellation import refund_counts, seed_paid
+from tests.support.cancellation import cancel_sold_out_event, refund_counts
 from tests.support.faults import Stage
 from tests.support.procs import wait_until
 from tests.support.tally import Row
@@ -29,14 +28,7 @@ def test_refunds_ride_out_a_gateway_outage_without_an_operator(
     stage_for: Callable[..., Stage], report: Callable[[Row], None]
 ) -> None:
     stage = stage_for("refunds through a 60 s gateway outage", GATEWAY_TRANSIENT_FAILURE_RATE="1")
-    event = f"evt-outage-{uuid.uuid4().hex[:8]}"
-    seed_paid(stage, event, PAID)
-    stage.start_all()
-    started = time.monotonic()
-    accepted = requests.post(
-        f"{stage.base_url}/events/{event}/cancellation", json={"reason": "storm"}, timeout=10
-    )
-    assert accepted.status_code == 202, accepted.text
+    event, started = cancel_sold_out_event(stage, "outage", PAID)
 
     created = wait_until(
         lambda: refund_counts(stage, event)["refunded_once"] == PAID or None, timeout=60

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
+import requests
 from sqlalchemy import text
 
 from tests.support.faults import Stage
@@ -63,3 +67,17 @@ def refund_counts(stage: Stage, event_id: str) -> dict[str, int]:
         "failed": states.get("FAILED", 0),
         "emails_recorded": emailed,
     }
+
+
+def cancel_sold_out_event(stage: Stage, label: str, count: int) -> tuple[str, float]:
+    """An event of `count` paid payments, the stage's processes started, and its
+    cancellation accepted; the event id and when the processes started (monotonic)."""
+    event = f"evt-{label}-{uuid.uuid4().hex[:8]}"
+    seed_paid(stage, event, count)
+    stage.start_all()
+    started = time.monotonic()
+    accepted = requests.post(
+        f"{stage.base_url}/events/{event}/cancellation", json={"reason": "storm"}, timeout=10
+    )
+    assert accepted.status_code == 202, accepted.text
+    return event, started
