@@ -46,7 +46,9 @@ def relay(batch_size: int) -> None:
         on_published=metrics.on_published,
         on_error=metrics.on_error,
     )
-    janitor = Janitor(container, metrics.janitor_hooks())
+    # With a publisher injected (tests) no Kafka stands between the outbox and Redis.
+    positions = None if container.has_fake_publisher else container.bridge_positions
+    janitor = Janitor(container, metrics.janitor_hooks(), positions)
     janitor.start(stop)
     daemon.run(stop)
     log.info(

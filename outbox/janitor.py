@@ -5,9 +5,11 @@
   holds locks the relay or the API wait on. Unpublished rows are never deleted.
 - Self-healing (contract section 7): every SWEEP_INTERVAL the payments that have not moved
   for STUCK_AFTER_SECONDS are re-driven from their current step (`payments.recovery.sweep`),
-  enqueued by actor name, unless their step's message is still in Redis (queued behind a
-  backlog, running, or waiting for a retry): only a lost message is sent again. With several
-  relays, an advisory lock lets one sweep at a time.
+  enqueued by actor name, unless their step's message is still on its way: upstream of
+  Redis (its event unpublished, or not yet past the bridge: the delivery horizon,
+  `payments.horizon`) or in Redis (queued behind a backlog, running, or waiting for a
+  retry). Only a lost message is sent again. With several relays, an advisory lock lets one
+  sweep at a time.
 
 Both are counted in the relay's metrics; a failure (PostgreSQL or Redis down) is logged in
 one line and tried again at the next round.
@@ -19,12 +21,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from payments import recovery
 from payments.bootstrap import Container
 from payments.db import outbox_store
 from payments.errors import summary
+from payments.horizon import Horizon, Positions
 from payments.queue import actors
 from payments.queue.queued import QueuedStep, queued_steps
 from payments.recovery import Redrive, Step
@@ -56,8 +60,17 @@ class JanitorHooks:
 class Janitor:
     """Purges old published rows and re-drives stalled payments, round after round."""
 
-    def __init__(self, container: Container, hooks: JanitorHooks | None = None):
+    def __init__(
+        self,
+        container: Container,
+        hooks: JanitorHooks | None = None,
+        positions: Callable[[], Positions] | None = None,
+    ):
+        """`positions` makes the bridge's Kafka positions (None: no Kafka between the outbox
+        and Redis, as in the tests' stub broker; only unpublished events are upstream)."""
         self.container = container
+        self._positions = positions
+        self.horizon: Horizon | None = None
         settings = container.settings
         self.retention_s = settings.outbox_retention_hours * 3600.0
         self.stuck_after_s = float(settings.stuck_after_seconds)
@@ -88,8 +101,34 @@ class Janitor:
             return set()
         return queued_steps(client, broker.namespace, actors.QUEUES)
 
+    def delivered_before(self) -> tuple[bool, datetime | None]:
+        """(known, horizon): the delivery horizon moved on by one snapshot. Unknown until
+        the bridge was first seen caught up; while Kafka cannot be asked, the horizon so far
+        (it stays true)."""
+        if self._positions is None:
+            return True, None
+        try:
+            if self.horizon is None:
+                engine = self.container.engine
+
+                def clock() -> datetime:
+                    with engine.connect() as conn:
+                        return outbox_store.clock(conn)
+
+                self.horizon = Horizon(self._positions(), clock)
+            horizon = self.horizon.advance()
+        except Exception as err:
+            self.hooks.on_error("horizon", err)
+            log.warning("janitor could not read the bridge's positions (%s)", summary(err))
+            horizon = self.horizon.time if self.horizon is not None else None
+        return horizon is not None, horizon
+
     def sweep(self) -> list[Redrive] | None:
-        """Re-drive the stalled payments once (None if another relay is sweeping)."""
+        """Re-drive the stalled payments once (None if another relay is sweeping, or the
+        delivery horizon is not known yet)."""
+        known, delivered_before = self.delivered_before()
+        if not known:
+            return None
         broker = self.container.broker
 
         def send(redrive: Redrive) -> None:
@@ -103,6 +142,7 @@ class Janitor:
             SWEEP_LIMIT,
             queued=self.queued_steps,
             on_queued=lambda redrive: self.hooks.on_still_queued(redrive.step),
+            delivered_before=delivered_before,
         )
         for redrive in done or ():
             self.hooks.on_redriven(redrive.step)
@@ -113,10 +153,12 @@ class Janitor:
                 extra={"payment_id": str(redrive.payment_id)},
             )
         self.redriven += len(done or ())
-        self.sweep_refunds()
+        self.sweep_refunds(delivered_before)
         return done
 
-    def sweep_refunds(self) -> recovery.RefundRedrives | None:
+    def sweep_refunds(
+        self, delivered_before: datetime | None = None
+    ) -> recovery.RefundRedrives | None:
         """Re-drive the stalled refunds and cancellations once."""
         broker = self.container.broker
 
@@ -124,7 +166,12 @@ class Janitor:
             actors.send(broker, actor, target, redrive=True)
 
         done = recovery.sweep_refunds(
-            self.container.uow(), self.stuck_after_s, send, SWEEP_LIMIT, queued=self.queued_steps
+            self.container.uow(),
+            self.stuck_after_s,
+            send,
+            SWEEP_LIMIT,
+            queued=self.queued_steps,
+            delivered_before=delivered_before,
         )
         if done:
             self.hooks.on_redriven_refunds(len(done))

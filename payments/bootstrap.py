@@ -21,6 +21,7 @@ from payments.adapters.gateway import SimulatedGateway
 from payments.api_keys import KeyRing
 from payments.config import Settings
 from payments.db.engine import make_engine
+from payments.horizon import Positions
 from payments.ports import EmailRenderer, Gateway, Mailer, Publisher
 from payments.uow import SqlUnitOfWork
 
@@ -95,6 +96,13 @@ class Container:
             timeout_s=timeout_s,
             bootstrap_timeout_ms=int(timeout_s * 1000),
         )
+
+    def bridge_positions(self) -> Positions:
+        """The bridge's positions in Kafka (`payments.horizon`), on a new pair of clients."""
+        from payments.adapters.kafka_positions import KafkaPositions
+
+        s = self.settings
+        return KafkaPositions(s.kafka_bootstrap_servers, s.kafka_group_id, s.topics.bridged())
 
     @cached_property
     def redis(self) -> redis.Redis:

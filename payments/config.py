@@ -69,6 +69,19 @@ class Topics:
             self.event_cancelled,
         ]
 
+    def bridged(self) -> list[str]:
+        """The topics the bridge consumes into actors (contract section 5); the rest are
+        published for the platform only."""
+        return [
+            self.payment_created,
+            self.payment_succeeded,
+            self.payment_failed,
+            self.refund_pending,
+            self.refund_succeeded,
+            self.refund_failed,
+            self.event_cancelled,
+        ]
+
 
 DEV_IDEMPOTENCY_SECRET = "development-only-idempotency-secret"  # noqa: S105 (a dev default)
 DEV_API_KEY_SECRET = "development-only-api-key-secret"  # noqa: S105 (a dev default)

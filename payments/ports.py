@@ -95,6 +95,8 @@ class Repository(Protocol):
         payment_ids: Sequence[UUID] | None = None,
         idle_seconds: float | None = None,
         limit: int = 10_000,
+        skip_in_flight: bool = False,
+        delivered_before: datetime | None = None,
     ) -> list[Progress]: ...
 
 

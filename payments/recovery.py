@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -98,15 +99,20 @@ def sweep(
     limit: int = 500,
     queued: Callable[[], Container[tuple[str, str]]] | None = None,
     on_queued: Callable[[Redrive], None] = lambda redrive: None,
+    delivered_before: datetime | None = None,
 ) -> list[Redrive] | None:
     """Self-healing: re-drive every unfinished payment idle for `idle_seconds` whose step's
     message is gone, and remember when, so that the next sweep waits as long again. None
     when another sweep holds the lock.
 
-    `queued` says which (actor name, id) still have a message waiting, running or delayed
-    (`payments.queue.queued`); it is asked only when there are idle payments. A payment
-    idle because its message waits behind a backlog is not re-driven (no duplicate message),
-    only marked, so it is looked at again one idle period later, and told to `on_queued`.
+    A step's message is on its way while its event is upstream of Redis: unpublished in the
+    outbox, or published at or after `delivered_before`, the delivery horizon
+    (`payments.horizon`; None: only unpublished events are upstream). Such payments are not
+    even looked at. `queued` says which (actor name, id) still have a message waiting,
+    running or delayed (`payments.queue.queued`); it is asked only when there are idle
+    payments. A payment idle because its message waits behind a backlog is not re-driven
+    (no duplicate message), only marked, so it is looked at again one idle period later,
+    and told to `on_queued`.
 
     Runs in one transaction holding the sweep's advisory lock, so that several relays sweep
     one at a time; a failed `send` rolls the marks back and the next sweep tries again.
@@ -115,7 +121,12 @@ def sweep(
     with uow:
         if not uow.repo.claim_sweep():
             return None
-        stuck = uow.repo.progress(idle_seconds=idle_seconds, limit=limit)
+        stuck = uow.repo.progress(
+            idle_seconds=idle_seconds,
+            limit=limit,
+            skip_in_flight=True,
+            delivered_before=delivered_before,
+        )
         redrives = [r for r in map(next_step, stuck) if r is not None]
         waiting = queued() if queued is not None and redrives else ()
         lost = [r for r in redrives if (ACTOR_OF_STEP[r.step].name, str(r.target)) not in waiting]
@@ -148,6 +159,7 @@ def sweep_refunds(
     send: Callable[[actors.ActorRef, str], None],
     limit: int = 500,
     queued: Callable[[], Container[tuple[str, str]]] | None = None,
+    delivered_before: datetime | None = None,
 ) -> RefundRedrives | None:
     """Self-healing for refunds: every refund idle `idle_seconds` whose message is gone (see
     `sweep`) is re-driven from its step (a PENDING one to the gateway, a finished one without
@@ -156,8 +168,8 @@ def sweep_refunds(
     with uow:
         if not uow.repo.claim_sweep():
             return None
-        stalled = uow.refunds.stalled(idle_seconds, limit)
-        cancellations = uow.refunds.scanning(idle_seconds, limit)
+        stalled = uow.refunds.stalled(idle_seconds, limit, True, delivered_before)
+        cancellations = uow.refunds.scanning(idle_seconds, limit, True, delivered_before)
         waiting = queued() if queued is not None and (stalled or cancellations) else ()
 
         def lost(actor: actors.ActorRef, target: object) -> bool:

@@ -159,8 +159,11 @@ class MemoryRepository:
         payment_ids: Sequence[UUID] | None = None,
         idle_seconds: float | None = None,
         limit: int = 10_000,
+        skip_in_flight: bool = False,
+        delivered_before: datetime | None = None,
     ) -> list[Progress]:
-        """Where payments stand (`idle_seconds` is not modelled: every unfinished one)."""
+        """Where payments stand (`idle_seconds` and events in flight are not modelled: every
+        unfinished one)."""
         found = []
         for payment in self.data.payments.values():
             if payment_ids is not None and payment.id not in payment_ids:

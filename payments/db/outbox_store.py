@@ -15,8 +15,10 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
+    exists,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -90,11 +92,13 @@ def claim(conn: Connection, limit: int) -> list[tuple[int, OutboxMessage]]:
 
 
 # One array parameter rather than an IN list of up to a batch of them: the statement is
-# built once and sent with a single parameter.
+# built once and sent with a single parameter. `clock_timestamp()`, not `now()` (the start of
+# the claiming transaction): a row is marked at a time after Kafka acknowledged it, which is
+# what self-healing's delivery horizon (`payments.horizon`) relies on.
 _MARK_PUBLISHED = (
     update(outbox)
     .where(outbox.c.id == any_(bindparam("b_ids", type_=ARRAY(BigInteger))))
-    .values(published_at=func.now(), attempts=outbox.c.attempts + 1)
+    .values(published_at=func.clock_timestamp(), attempts=outbox.c.attempts + 1)
 )
 
 
@@ -102,6 +106,21 @@ def mark_published(conn: Connection, ids: Sequence[int]) -> None:
     """Mark rows published (only after the broker acknowledged them)."""
     if ids:
         conn.execute(_MARK_PUBLISHED, {"b_ids": list(ids)})
+
+
+def in_flight(key: Any, delivered_before: datetime | None) -> Any:
+    """Whether an event keyed `key` may still be on its way to Redis: its outbox row not yet
+    published, or published at or after `delivered_before` (the delivery horizon,
+    `payments.horizon`; None: only unpublished rows count). One probe of `outbox_key_idx`."""
+    on_its_way: Any = outbox.c.published_at.is_(None)
+    if delivered_before is not None:
+        on_its_way = or_(on_its_way, outbox.c.published_at >= delivered_before)
+    return exists().where(outbox.c.message_key == key, on_its_way)
+
+
+def clock(conn: Connection) -> datetime:
+    """PostgreSQL's clock now (the one `published_at` is written with)."""
+    return conn.execute(select(func.clock_timestamp())).scalar_one()
 
 
 def backlog(conn: Connection) -> list[tuple[str, int, datetime | None]]:

@@ -12,8 +12,10 @@ from uuid import UUID
 
 from sqlalchemy import (
     Connection,
+    Text,
     and_,
     bindparam,
+    cast,
     exists,
     func,
     literal_column,
@@ -25,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from payments import money
+from payments.db import outbox_store
 from payments.db.repository import payment_of, write_once
 from payments.db.tables import event_cancellations, payments, refunds, sent_refund_emails
 from payments.domain.model import Payment
@@ -314,8 +317,16 @@ class SqlRefunds:
         )
 
     # recovery
-    def stalled(self, idle_seconds: float, limit: int) -> list[RefundProgress]:
-        """Unfinished refunds (PENDING, or finished without their e-mail) idle that long."""
+    def stalled(
+        self,
+        idle_seconds: float,
+        limit: int,
+        skip_in_flight: bool = False,
+        delivered_before: datetime | None = None,
+    ) -> list[RefundProgress]:
+        """Unfinished refunds (PENDING, or finished without their e-mail) idle that long;
+        with `skip_in_flight`, not those whose payment has an event still on its way to Redis
+        (`outbox_store.in_flight`: refund events are keyed by the payment id)."""
         cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, float(idle_seconds))
         moved = func.greatest(
             refunds.c.updated_at, refunds.c.redriven_at, refunds.c.next_attempt_at
@@ -326,11 +337,11 @@ class SqlRefunds:
             refunds.c.status == _PENDING,
             and_(refunds.c.status != _PENDING, refunds.c.emailed_at.is_(None)),
         ):
-            query = (
-                select(*columns)
-                .where(condition, refunds.c.updated_at < cutoff, moved < cutoff)
-                .limit(limit)
-            )
+            idle = [condition, refunds.c.updated_at < cutoff, moved < cutoff]
+            if skip_in_flight:
+                key = cast(refunds.c.payment_id, Text)
+                idle.append(~outbox_store.in_flight(key, delivered_before))
+            query = select(*columns).where(*idle).limit(limit)
             found += [
                 RefundProgress(rid, RefundStatus(s), bool(e))
                 for rid, s, e in self.conn.execute(query)
@@ -351,17 +362,23 @@ class SqlRefunds:
                 .values(redriven_at=func.now())
             )
 
-    def scanning(self, idle_seconds: float, limit: int) -> list[str]:
-        """Cancellations whose batches have not reached the end, idle that long."""
+    def scanning(
+        self,
+        idle_seconds: float,
+        limit: int,
+        skip_in_flight: bool = False,
+        delivered_before: datetime | None = None,
+    ) -> list[str]:
+        """Cancellations whose batches have not reached the end, idle that long (with
+        `skip_in_flight`, not those whose `event.cancelled` is still on its way to Redis)."""
         cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, float(idle_seconds))
-        query = (
-            select(event_cancellations.c.event_id)
-            .where(
-                event_cancellations.c.scanned_at.is_(None),
-                event_cancellations.c.updated_at < cutoff,
-            )
-            .limit(limit)
-        )
+        idle = [
+            event_cancellations.c.scanned_at.is_(None),
+            event_cancellations.c.updated_at < cutoff,
+        ]
+        if skip_in_flight:
+            idle.append(~outbox_store.in_flight(event_cancellations.c.event_id, delivered_before))
+        query = select(event_cancellations.c.event_id).where(*idle).limit(limit)
         return [r[0] for r in self.conn.execute(query)]
 
     def touch_cancellations(self, event_ids: Sequence[str]) -> None:

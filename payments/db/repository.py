@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
     Connection,
     Executable,
+    Text,
     bindparam,
+    cast,
     exists,
     func,
     insert,
@@ -24,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from payments import money
+from payments.db import outbox_store
 from payments.db.tables import PAYMENT_FIELDS, payments, sent_emails, status_changes, transactions
 from payments.domain.model import Payment, Reason, Status, Transaction
 from payments.domain.secret import PaymentToken
@@ -351,12 +355,16 @@ class SqlRepository:
         payment_ids: Sequence[UUID] | None = None,
         idle_seconds: float | None = None,
         limit: int = 10_000,
+        skip_in_flight: bool = False,
+        delivered_before: datetime | None = None,
     ) -> list[Progress]:
         """Where payments stand: the given ones, or every unfinished one idle that long.
 
         Unfinished: PENDING, or finished without its e-mail recorded. Idle: neither the
         payment nor its transaction changed, nor was it re-driven, for `idle_seconds`. The
-        idle query reads only the partial indexes of unfinished payments.
+        idle query reads only the partial indexes of unfinished payments. `skip_in_flight`
+        leaves out the payments with an event still on its way to Redis
+        (`outbox_store.in_flight`, before the delivery horizon `delivered_before`).
         """
         joined = payments.outerjoin(transactions, transactions.c.payment_id == payments.c.id)
         columns = (
@@ -382,10 +390,11 @@ class SqlRepository:
                 .select_from(joined)
                 .where(payments.c.status != _PENDING, payments.c.emailed_at.is_(None))
             )
-            branches = [
-                q.where(payments.c.updated_at < cutoff, last_move < cutoff).limit(limit)
-                for q in (pending, unnotified)
-            ]
+            idle = [payments.c.updated_at < cutoff, last_move < cutoff]
+            if skip_in_flight:
+                key = cast(payments.c.id, Text)
+                idle.append(~outbox_store.in_flight(key, delivered_before))
+            branches = [q.where(*idle).limit(limit) for q in (pending, unnotified)]
             query = union_all(*branches).order_by("updated_at").limit(limit)
         return [
             Progress(pid, Status(status), tid, Status(tstatus) if tstatus else None, bool(sent))

@@ -291,3 +291,11 @@ def test_a_bridge_without_partitions_alarms_then_joins_again_as_a_new_member(
     assert all(c.closed for c in built[:-1])
     assert not any(c.coordinator_left for c in built[:-1])  # gone without LeaveGroup
     assert max(idle for _, idle in seen) >= 0.2 and {held for held, _ in seen} == {0}
+
+
+def test_the_bridge_consumes_exactly_the_topics_self_healing_watches() -> None:
+    """The janitor's delivery horizon reads the bridge's group on `Topics.bridged()`: a topic
+    routed but not watched would let a step in Kafka look lost."""
+    topics = Topics()
+    routes = routes_for(Settings(topics=topics), Batch(RecordingBroker([])))
+    assert sorted(routes) == sorted(topics.bridged())

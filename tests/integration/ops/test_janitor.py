@@ -19,6 +19,7 @@ from payments.bootstrap import Container, bootstrap
 from payments.config import Settings
 from payments.db import stats_store
 from payments.db.memory import MemoryUnitOfWork
+from payments.horizon import FakePositions
 from payments.queue.broker import stub_broker
 from payments.recovery import Step
 from tests.integration.ops.conftest import run
@@ -38,8 +39,9 @@ def sweeping(settings_ops: Settings, engine_ops: Engine) -> Container:
     )
 
 
-def age(engine: Engine, payment_id: uuid.UUID, seconds: int) -> None:
-    """Make a payment (and its transaction) look unchanged for `seconds`."""
+def age(engine: Engine, payment_id: uuid.UUID, seconds: int, published: bool = True) -> None:
+    """Make a payment (and its transaction) look unchanged for `seconds`, its events
+    published as long ago (or, `published=False`, still in the outbox)."""
     with engine.begin() as conn:
         for table, column in (("payments", "id"), ("transactions", "payment_id")):
             conn.execute(
@@ -49,6 +51,19 @@ def age(engine: Engine, payment_id: uuid.UUID, seconds: int) -> None:
                 ),
                 {"s": seconds, "p": payment_id},
             )
+        if published:
+            publish(conn, payment_id, seconds)
+
+
+def publish(conn: Any, payment_id: uuid.UUID, seconds_ago: int) -> None:
+    """Mark a payment's outbox rows published `seconds_ago`."""
+    conn.execute(
+        text(
+            "UPDATE outbox SET published_at = now() - make_interval(secs => :s) "
+            "WHERE message_key = :k"
+        ),
+        {"s": seconds_ago, "k": str(payment_id)},
+    )
 
 
 def sent(container: Container) -> list[tuple[str, str]]:
@@ -89,6 +104,30 @@ def test_a_stalled_payment_is_redriven_from_its_step_once_per_idle_period(
     again = janitor.sweep()  # re-driven just now: waits another STUCK_AFTER_SECONDS
     assert again is not None
     assert not {r.payment_id for r in again} & {fresh.id, charged.id, settled.id}
+
+
+def test_a_payment_whose_event_is_still_on_its_way_to_redis_is_left_alone(
+    sweeping: Container,
+) -> None:
+    """Upstream of Redis is not lost: an event still in the outbox, or published after the
+    delivery horizon (not yet seen past the bridge), keeps its payment from being re-driven."""
+    positions = FakePositions()  # no partitions: the bridge is always caught up
+    janitor = Janitor(sweeping, positions=lambda: positions)
+    assert janitor.sweep() is None  # the first snapshot: the horizon is not known yet
+
+    in_outbox, past_horizon, lost = (place(sweeping) for _ in range(3))
+    age(sweeping.engine, in_outbox.id, 600, published=False)
+    age(sweeping.engine, past_horizon.id, 600, published=False)
+    age(sweeping.engine, lost.id, 600)
+    with sweeping.engine.begin() as conn:
+        publish(conn, past_horizon.id, 0)  # just now: after the snapshot the horizon is at
+
+    done = janitor.sweep()
+
+    assert done is not None
+    assert janitor.horizon is not None and janitor.horizon.time is not None
+    mine = {r.payment_id for r in done} & {in_outbox.id, past_horizon.id, lost.id}
+    assert mine == {lost.id}
 
 
 def test_one_sweep_at_a_time(sweeping: Container, engine_ops: Engine) -> None:
