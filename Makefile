@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install translations extract update run test lint typecheck faults bench bench-steps mutation clean stop email-previews
+.PHONY: soak install translations extract update run test lint typecheck faults bench bench-steps mutation clean stop email-previews
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ $(VENV)/.bench-installed: pyproject.toml | $(STAMP)
 bench: install translations $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || echo "bench: wrk not installed (apt-get install wrk); the API phase uses the Python load generator"
 	$(BIN)/python -m devstack run -- sh -c 'flask db init && python -m bench'
+
+# Not part of CI: the pipeline for SOAK_MINUTES (30) at half the sustained rate, with SIGKILLs;
+# writes bench/soak/soak.md, soak.json and soak.png (bench/soak.py lists the knobs).
+soak: install translations $(VENV)/.bench-installed
+	$(BIN)/python -m devstack run -- sh -c 'flask db init && python -m bench.soak'
 
 # Client CPU per payment, step by step, in one process (bench/steps.py); under a minute.
 bench-steps: install translations

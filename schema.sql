@@ -164,7 +164,8 @@ CREATE TABLE IF NOT EXISTS refunds (
     updated_at      timestamptz NOT NULL DEFAULT now(),
     CHECK ((status = 'FAILED') = (failure_reason IS NOT NULL))
 );
-CREATE INDEX IF NOT EXISTS refunds_payment_idx ON refunds (payment_id, created_at);
+-- A payment's refunds are read off refunds_listing_payment_idx (below the @concurrently line),
+-- which replaced refunds_payment_idx (payment_id, created_at).
 -- Made by the event's cancellation (reason event_cancelled), not asked for by hand: a refund
 -- with that reason made by hand before the cancellation (possible until this column came)
 -- is not the cancellation's, which still refunds what it left. Adding a column with a
@@ -313,3 +314,21 @@ DROP INDEX CONCURRENTLY IF EXISTS refunds_one_per_cancellation;
 -- Validate the kinds of the e-mails recorded before "refund_delayed" existed (a no-op once
 -- valid; takes no lock that writers wait on).
 ALTER TABLE sent_refund_emails VALIDATE CONSTRAINT sent_refund_emails_kind_check;
+
+-- Listing (GET /payments, GET /refunds; payments.listing): every filter reads an index led by
+-- its equality column and ending in (created_at, id), newest first, so that a page costs
+-- the same with a million past payments as with none. created[gte]/created[lt] are a range
+-- on the same tail.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS payments_listing_idx ON payments (created_at, id);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS payments_listing_event_idx
+    ON payments (event_id, created_at, id);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS payments_listing_email_idx
+    ON payments (user_email, created_at, id);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS payments_listing_status_idx
+    ON payments (status, created_at, id);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS refunds_listing_idx ON refunds (created_at, id);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS refunds_listing_payment_idx
+    ON refunds (payment_id, created_at, id);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS refunds_listing_status_idx
+    ON refunds (status, created_at, id);
+DROP INDEX CONCURRENTLY IF EXISTS refunds_payment_idx;

@@ -44,11 +44,14 @@ def created_event(payment_id: str, email: str = f"fan@{EMAIL_DOMAIN}") -> dict[s
     }
 
 
-def post_request(host: str, port: int, body: dict[str, Any]) -> bytes:
-    """The raw HTTP/1.1 request bytes of POST /payments with `body`."""
+def post_request(
+    host: str, port: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> bytes:
+    """The raw HTTP/1.1 request bytes of POST /payments with `body` (and `headers`)."""
     data = json.dumps(body, separators=(",", ":")).encode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     head = (
-        f"POST /payments HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"POST /payments HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}"
         f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
     )
     return head.encode() + data

@@ -33,10 +33,21 @@ def lua_string(text: str) -> str:
     return "[==[" + text + "]==]"
 
 
-def run(url: str, body: dict[str, Any], connections: int, seconds: int, workdir: Path) -> dict:
-    """POST `body` to `url` with `connections` clients for `seconds`; requests/s and latency."""
+def run(
+    url: str,
+    body: dict[str, Any],
+    connections: int,
+    seconds: int,
+    workdir: Path,
+    headers: dict[str, str] | None = None,
+) -> dict:
+    """POST `body` (and `headers`) to `url` with `connections` clients for `seconds`;
+    requests/s and latency."""
     script = workdir / "post.lua"
-    script.write_text(SCRIPT % lua_string(json.dumps(body)))
+    extra = "".join(
+        f"wrk.headers[{lua_string(k)}] = {lua_string(v)}\n" for k, v in (headers or {}).items()
+    )
+    script.write_text(extra + SCRIPT % lua_string(json.dumps(body)))
     threads = min(2, connections)
     out = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",

@@ -15,6 +15,10 @@ class ConfigError(PaymentsError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+class UnknownCursor(PaymentsError):
+    """A listing's `starting_after` or `ending_before` names no item of it."""
+
+
 class NotFound(PaymentsError):
     """The payment, transaction or refund named does not exist."""
 

@@ -32,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         errors,
         health,
         i18n,
+        listing,
         logs,
         metrics,
         openapi,
@@ -46,7 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     registry = metrics.init_app(app)
     ratelimit.init_app(app, container.settings, registry)
-    for blueprint in (payments.bp, refund_views.bp):
+    for blueprint in (payments.bp, refund_views.bp, listing.bp):
         ratelimit.limit(app, blueprint)
         app.register_blueprint(blueprint)
     app.register_blueprint(openapi.bp)

@@ -13,6 +13,7 @@ from flask import Blueprint, Flask, current_app
 
 from web import auth, container_of
 from web.idempotency import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER
+from web.listing import PaymentListQuerySchema, RefundListQuerySchema
 from web.problems import ProblemSchema
 from web.refund_schemas import (
     CancellationRequestSchema,
@@ -48,6 +49,8 @@ ERRORS = {
     "address, shared by every API process); `Retry-After` says when to try again.",
     "422": "Validation failed (`errors` names each field), or the Idempotency-Key was "
     "reused with a different body (type ending `idempotency-key-reused`).",
+    "422-query": "A query parameter is not valid, unknown or given twice, or a cursor names no "
+    "item of the list (`errors` names each parameter).",
     "500": "Unexpected error; `request_id` names the log line.",
     "503": "The database is unreachable.",
 }
@@ -143,11 +146,62 @@ def build_spec(secured: bool) -> dict[str, Any]:
         },
         **auth,
     }
-    spec.path(path="/payments", operations={"post": post})
+    listed = _list_operation("listPayments", "List payments, newest first", "Payment",
+                             PaymentListQuerySchema, language, auth, auth_errors)  # fmt: skip
+    spec.path(path="/payments", operations={"post": post, "get": listed})
     spec.path(path="/payments/{payment_id}", operations={"get": get})
     _refund_paths(spec, key, language, auth, auth_errors)
+    spec.path(
+        path="/refunds",
+        operations={
+            "get": _list_operation(
+                "listRefunds",
+                "List refunds, newest first",
+                "Refund",
+                RefundListQuerySchema,
+                language,
+                auth,
+                auth_errors,
+            )  # fmt: skip
+        },
+    )
     _operations(spec)
     return spec.to_dict()
+
+
+def _list_operation(
+    operation_id: str,
+    summary: str,
+    item: str,
+    query: type,
+    language: dict[str, Any],
+    auth: dict[str, Any],
+    auth_errors: tuple[str, ...],
+) -> dict[str, Any]:
+    """A Stripe-shaped list: a page of `item`s and whether more lie past it."""
+    page = {
+        "type": "object",
+        "required": ["object", "url", "has_more", "data"],
+        "properties": {
+            "object": {"type": "string", "enum": ["list"]},
+            "url": {"type": "string"},
+            "has_more": {"type": "boolean"},
+            "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+        },
+    }
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "parameters": [{"in": "query", "schema": query}, language],
+        "responses": {
+            "200": {
+                "description": "A page of the list.",
+                "content": {"application/json": {"schema": page}},
+            },
+            **_errors(*auth_errors, "422-query", "429", "500", "503"),
+        },
+        **auth,
+    }
 
 
 def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:

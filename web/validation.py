@@ -81,6 +81,13 @@ class Regexp(validate.Regexp):
         return value
 
 
+class Range(validate.Range):
+    """`marshmallow.validate.Range` (both ends, inclusive) with a translatable message."""
+
+    def _format_error(self, value: Any, message: str) -> str:
+        return Msg(N_("Must be from %(min)s to %(max)s."), min=self.min, max=self.max)
+
+
 class OneOf(validate.OneOf):
     """`marshmallow.validate.OneOf` with a translatable message naming the choices."""
 

@@ -16,8 +16,9 @@ from sqlalchemy import Engine
 from devstack import procfile
 from payments.config import Settings
 from payments.db.engine import apply_schema, make_engine
-from tests.support import env
+from tests.support import env, keys
 from tests.support.kafka import ensure_topics
+from tests.support.keys import Keys
 from tests.support.procs import Process, wait_http
 from tests.support.smtp import SmtpServer
 
@@ -30,6 +31,7 @@ class Stack:
     processes: dict[str, Process]
     environ: dict[str, str]
     engine: Engine
+    keys: Keys  # the front end's and the back office's, each with its own scopes
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +45,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         KAFKA_GROUP_ID=f"test-bridge-{env.SESSION}-e2e",
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=str(smtp.port),
+        API_KEYS="",
+        API_KEY_SECRET=keys.SECRET,
     )
     settings = env.settings(**environ)
     engine = make_engine(settings.database_url, pool_size=2)
     apply_schema(engine)
+    stack_keys = keys.issue(engine)
     ensure_topics(settings)
     log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
     processes = {
@@ -55,7 +60,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     }
     try:
         wait_http(f"http://127.0.0.1:{api_port}/healthz")
-        yield Stack(f"http://127.0.0.1:{api_port}", settings, smtp, processes, environ, engine)
+        base_url = f"http://127.0.0.1:{api_port}"
+        yield Stack(base_url, settings, smtp, processes, environ, engine, stack_keys)
     finally:
         for process in processes.values():
             process.stop()

@@ -38,6 +38,7 @@ def test_smtp_down_then_up_delivers_the_email_once(stack) -> None:  # type: igno
         response = requests.post(
             f"{stack.base_url}/payments",
             json=body,
+            headers=stack.keys.front(),
             timeout=10,
         )
         assert response.status_code == 201, response.text

@@ -25,19 +25,21 @@ def test_a_cancelled_events_fans_each_get_one_refund_and_one_email_in_their_lang
     stack,  # type: ignore[no-untyped-def]
 ) -> None:
     base = stack.base_url
+    front, back = stack.keys.front(), stack.keys.back()
     event = f"evt-cancel-e2e-{uuid.uuid4().hex[:8]}"
     created = []
     for language, currency, amount, _subject, _shown in FANS:
         body = payment_body(
             event_id=event, user_language=language, currency=currency, event_amount=amount
         )
-        response = requests.post(f"{base}/payments", json=body, timeout=10)
+        response = requests.post(f"{base}/payments", json=body, headers=front, timeout=10)
         assert response.status_code == 201, response.text
         created.append(response.json())
 
     def all_paid() -> bool:
         return all(
-            requests.get(f"{base}/payments/{p['id']}", timeout=5).json()["status"] == "SUCCESS"
+            requests.get(f"{base}/payments/{p['id']}", headers=front, timeout=5).json()["status"]
+            == "SUCCESS"
             for p in created
         )
 
@@ -46,12 +48,15 @@ def test_a_cancelled_events_fans_each_get_one_refund_and_one_email_in_their_lang
         stack.smtp.wait_for(payment["user_email"], count=1, timeout=30)
 
     accepted = requests.post(
-        f"{base}/events/{event}/cancellation", json={"reason": "venue flooded"}, timeout=10
+        f"{base}/events/{event}/cancellation",
+        json={"reason": "venue flooded"},
+        headers=back,
+        timeout=10,
     )
     assert accepted.status_code == 202, accepted.text
 
     def completed() -> dict | None:
-        body = requests.get(f"{base}/events/{event}/cancellation", timeout=5).json()
+        body = requests.get(f"{base}/events/{event}/cancellation", headers=back, timeout=5).json()
         return body if body["status"] == "COMPLETED" else None
 
     final = wait_until(completed, timeout=90, message="the cancellation never completed")
@@ -64,7 +69,7 @@ def test_a_cancelled_events_fans_each_get_one_refund_and_one_email_in_their_lang
         assert refund_mail["Subject"].startswith(subject)
         text, _html = parts(refund_mail)
         assert shown in text and payment["id"] in text
-        resource = requests.get(f"{base}/payments/{payment['id']}", timeout=5).json()
+        resource = requests.get(f"{base}/payments/{payment['id']}", headers=back, timeout=5).json()
         assert resource["status"] == "SUCCESS" and resource["amount_refunded"] == amount
         assert [(r["reason"], r["status"]) for r in resource["refunds"]] == [
             ("event_cancelled", "SUCCEEDED")

@@ -17,7 +17,12 @@ NBSP = "\u00a0"
 
 
 def _post(stack, **changes: str) -> dict:  # type: ignore[no-untyped-def]
-    response = requests.post(f"{stack.base_url}/payments", json=payment_body(**changes), timeout=10)
+    response = requests.post(
+        f"{stack.base_url}/payments",
+        json=payment_body(**changes),
+        headers=stack.keys.front(),
+        timeout=10,
+    )
     assert response.status_code == 201, response.text
     assert response.headers["Location"] == f"/payments/{response.json()['id']}"
     return response.json()
@@ -25,7 +30,9 @@ def _post(stack, **changes: str) -> dict:  # type: ignore[no-untyped-def]
 
 def _terminal(stack, payment_id: str) -> dict:  # type: ignore[no-untyped-def]
     def done():  # type: ignore[no-untyped-def]
-        body = requests.get(f"{stack.base_url}/payments/{payment_id}", timeout=5).json()
+        body = requests.get(
+            f"{stack.base_url}/payments/{payment_id}", headers=stack.keys.front(), timeout=5
+        ).json()
         return body if body["status"] != "PENDING" else None
 
     return wait_until(done, timeout=60, message=f"payment {payment_id} stayed PENDING")

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from sqlalchemy import text
 
 from tests.support.faults import Stage
-from tests.support.load import Load
 from tests.support.tally import Row, failures
 
 PAYMENTS = 200
@@ -24,7 +23,7 @@ def test_api_killed_mid_load_gives_each_retrying_client_one_payment(
     stage = stage_for("sigkill api, clients retry")
     stage.start_all()
     started = time.monotonic()
-    load = Load(stage.base_url, PAYMENTS, POST_SECONDS, "api-kill")
+    load = stage.load(PAYMENTS, POST_SECONDS, "api-kill")
     poster = load.start(threads=8)
     moments = sorted(rng.uniform(1.0, POST_SECONDS - 1.0) for _ in range(KILLS))
     for moment in moments:

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 
 from tests.support.faults import Stage
-from tests.support.load import Load
 from tests.support.private import PrivateServices
 from tests.support.procs import wait_until
 from tests.support.tally import Row, failures
@@ -28,7 +27,7 @@ def test_a_backlog_is_never_redriven_and_a_real_loss_still_is(
     stage.start_all()
     stage.processes["gateway"].stop(timeout=30)  # the charges pile up in Redis
     started = time.monotonic()
-    load = Load(stage.base_url, PAYMENTS, POST_SECONDS, "backlog").run()
+    load = stage.load(PAYMENTS, POST_SECONDS, "backlog").run()
     time.sleep(BACKLOG_HELD_S)
     redriven_in_backlog = stage.log_count("relay", "re-drove ")
     queued_in_backlog = stage.queued_messages()

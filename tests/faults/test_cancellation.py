@@ -62,7 +62,9 @@ def test_a_big_cancellation_under_sigkill_refunds_each_payment_once(
                 explained += 1
             else:
                 unexplained.append(address)
-    progress = requests.get(f"{stage.base_url}/events/{event}/cancellation", timeout=10).json()
+    progress = requests.get(
+        f"{stage.base_url}/events/{event}/cancellation", headers=stage.keys.back(), timeout=10
+    ).json()
     kills = [label for _, label in stage.kills]
     row = Row(
         scenario=stage.name,

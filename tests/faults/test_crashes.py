@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 from tests.support.faults import Stage
-from tests.support.load import Load
 from tests.support.tally import Row, failures
 
 PAYMENTS = 300
@@ -22,7 +21,7 @@ def test_every_daemon_killed_at_random_loses_and_doubles_nothing(
     stage = stage_for("sigkill relay+bridge+worker")
     stage.start_all()
     started = time.monotonic()
-    load = Load(stage.base_url, PAYMENTS, POST_SECONDS, "kill")
+    load = stage.load(PAYMENTS, POST_SECONDS, "kill")
     poster = load.start()
 
     # Each daemon at least twice, two more picked at random; restarted 0.2-2 s later.

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from sqlalchemy import text
 
 from tests.support.faults import Stage
-from tests.support.load import Load
 from tests.support.tally import Row, failures
 
 PAYMENTS = 100
@@ -52,7 +51,7 @@ def test_every_event_delivered_twice_then_replayed_changes_nothing(
     stage.start_all()
     stage.start("bridge-2", command="bridge", KAFKA_GROUP_ID=stage.env["KAFKA_GROUP_ID"] + "-2")
     started = time.monotonic()
-    load = Load(stage.base_url, PAYMENTS, POST_SECONDS, "twice").run()
+    load = stage.load(PAYMENTS, POST_SECONDS, "twice").run()
     accepted = load.accepted
 
     def handled_at_least(times: int) -> Callable[[], bool]:

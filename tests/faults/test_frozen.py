@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 from payments.queue.broker import HEARTBEAT_TIMEOUT_MS
 from tests.support.faults import Stage
-from tests.support.load import Load
 from tests.support.procs import wait_until
 from tests.support.tally import Row, failures
 
@@ -41,7 +40,7 @@ def test_processes_frozen_past_every_timeout_then_resumed_double_nothing(
     for label in FROZEN:
         stage.start(f"{label}-twin", command=label)
     started = time.monotonic()
-    load = Load(stage.base_url, PAYMENTS, POST_SECONDS, "frozen")
+    load = stage.load(PAYMENTS, POST_SECONDS, "frozen")
     poster = load.start()
     wait_until(lambda: stage.finished(load.accepted) >= 10, timeout=60)
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from tests.support.faults import Stage
 from tests.support.kafka import ensure_topics
-from tests.support.load import Load
 from tests.support.private import PrivateServices
 from tests.support.procs import wait_until
 from tests.support.tally import Row, failures
@@ -30,7 +29,7 @@ def test_events_lost_with_kafka_are_recovered_without_an_operator(
     stage = stage_for("kafka lost events, self-healed", STUCK_AFTER_SECONDS="5")
     stage.start_all()
     started = time.monotonic()
-    load = Load(stage.base_url, PAYMENTS, POST_SECONDS, "kafka-loss")
+    load = stage.load(PAYMENTS, POST_SECONDS, "kafka-loss")
     poster = load.start()
     wait_until(lambda: stage.finished(load.accepted) >= FLOWING_AFTER, timeout=60)
     stage.kill("bridge")

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 
 from tests.support.faults import Stage
-from tests.support.load import Load
 from tests.support.private import PrivateServices
 from tests.support.procs import wait_until
 from tests.support.tally import Row, failures
@@ -33,7 +32,7 @@ def test_messages_lost_with_redis_are_recovered_without_an_operator(
     )
     stage.start_all()
     started = time.monotonic()
-    load = Load(stage.base_url, PAYMENTS, POST_SECONDS, "lost")
+    load = stage.load(PAYMENTS, POST_SECONDS, "lost")
     poster = load.start()
     wait_until(lambda: stage.finished(load.accepted) >= FLOWING_AFTER, timeout=60)
     stage.kill("worker")

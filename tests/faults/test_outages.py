@@ -25,7 +25,7 @@ FAULT_S = 10.0
 def _run(stage: Stage, tag: str, fault: Callable[[], dict[str, object]]) -> tuple[Load, dict]:
     """Post the payments; `fault` runs FAULT_AT_S after the first one and returns notes."""
     stage.start_all()
-    load = Load(stage.base_url, PAYMENTS, POST_SECONDS, tag)
+    load = stage.load(PAYMENTS, POST_SECONDS, tag)
     poster = load.start()
     time.sleep(FAULT_AT_S)
     began = time.time()

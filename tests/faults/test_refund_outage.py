@@ -46,7 +46,9 @@ def test_refunds_ride_out_a_gateway_outage_without_an_operator(
     done = wait_until(lambda: everyone_refunded() or None, timeout=RECOVERY_TIMEOUT_S, message="")
     time.sleep(2)  # a duplicate e-mail, if any, would arrive meanwhile
     counts = refund_counts(stage, event)
-    progress = requests.get(f"{stage.base_url}/events/{event}/cancellation", timeout=10).json()
+    progress = requests.get(
+        f"{stage.base_url}/events/{event}/cancellation", headers=stage.keys.back(), timeout=10
+    ).json()
     row = Row(
         scenario=stage.name,
         accepted=PAID,

@@ -77,7 +77,10 @@ def cancel_sold_out_event(stage: Stage, label: str, count: int) -> tuple[str, fl
     stage.start_all()
     started = time.monotonic()
     accepted = requests.post(
-        f"{stage.base_url}/events/{event}/cancellation", json={"reason": "storm"}, timeout=10
+        f"{stage.base_url}/events/{event}/cancellation",
+        json={"reason": "storm"},
+        headers=stage.keys.back(),
+        timeout=10,
     )
     assert accepted.status_code == 202, accepted.text
     return event, started

@@ -27,12 +27,13 @@ def server_url() -> str:
     return os.environ.get("DATABASE_URL", DEFAULTS.database_url)
 
 
-def _libpq(url: str) -> str:
+def libpq(url: str) -> str:
+    """`url` as libpq takes it (no SQLAlchemy driver name)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _admin(sql: str) -> None:
-    with psycopg.connect(_libpq(server_url()), autocommit=True) as conn:
+    with psycopg.connect(libpq(server_url()), autocommit=True) as conn:
         conn.execute(sql)
 
 
@@ -76,7 +77,7 @@ def database_url() -> str:
 
 def drop_databases() -> None:
     """Drop every database this session created."""
-    with psycopg.connect(_libpq(server_url()), autocommit=True) as conn:
+    with psycopg.connect(libpq(server_url()), autocommit=True) as conn:
         while _created:
             conn.execute(f'DROP DATABASE IF EXISTS "{_created.pop()}" WITH (FORCE)')
 

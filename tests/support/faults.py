@@ -23,8 +23,10 @@ from sqlalchemy import Engine, text
 from devstack import procfile
 from payments import config
 from payments.db.engine import apply_schema, make_engine
+from tests.support import keys
 from tests.support.env import free_port
 from tests.support.kafka import ensure_topics
+from tests.support.keys import Keys
 from tests.support.load import Load
 from tests.support.private import PrivateServices
 from tests.support.procs import Process, wait_http
@@ -52,6 +54,7 @@ class Stage:
     engine: Engine
     log_dir: Path
     api_port: int
+    keys: Keys
     processes: dict[str, Daemon] = field(default_factory=dict)
     kills: list[tuple[float, str]] = field(default_factory=list)  # (wall time, label)
 
@@ -62,6 +65,10 @@ class Stage:
     @property
     def settings(self) -> config.Settings:
         return config.from_env(self.env)
+
+    def load(self, count: int, seconds: float, tag: str) -> Load:
+        """`count` payments over `seconds`, posted with the front end's key."""
+        return Load(self.base_url, count, seconds, tag, auth=self.keys.front())
 
     def start(self, label: str, command: str | None = None, **env: str) -> Daemon:
         """Start (or restart) a process: `api`, `relay`, `bridge`, `worker` or a labelled one."""
@@ -246,7 +253,8 @@ def open_stage(
             "KAFKA_GROUP_ID": f"faults-{slug}",
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": str(smtp.port),
-            "API_KEYS": "",
+            "API_KEYS": "",  # scoped keys only: the front end's and the back office's
+            "API_KEY_SECRET": keys.SECRET,
             "GATEWAY_TRANSIENT_FAILURE_RATE": "0.05",
             "LOG_FORMAT": "json",
             "RELAY_METRICS_PORT": "0",
@@ -267,4 +275,4 @@ def open_stage(
     ensure_topics(config.from_env(env), partitions=3)
     log_dir = root / slug
     log_dir.mkdir(parents=True, exist_ok=True)
-    return Stage(name, services, smtp, env, engine, log_dir, free_port())
+    return Stage(name, services, smtp, env, engine, log_dir, free_port(), keys.issue(engine))

@@ -39,6 +39,7 @@ class Load:
     count: int
     seconds: float
     tag: str
+    auth: dict[str, str] = field(default_factory=dict)  # the caller's key, as a header
     outcomes: list[Outcome] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,7 +73,7 @@ class Load:
             "payment_token": "TOKEN123" if i % 2 == 0 else "ODD12",
             "user_language": ("en", "pt-BR", "es")[i % 3],
         }
-        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        headers = {"Idempotency-Key": uuid.uuid4().hex, **self.auth}
         give_up = time.monotonic() + RETRY_FOR_S
         while True:
             try:

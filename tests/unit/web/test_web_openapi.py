@@ -12,10 +12,16 @@ def spec() -> dict:
     return build_spec(secured=False)
 
 
-def test_it_is_openapi_3_with_both_payment_operations(spec: dict) -> None:
+def test_it_is_openapi_3_with_the_payment_operations_and_the_lists(spec: dict) -> None:
     assert spec["openapi"].startswith("3.1")
-    assert set(spec["paths"]["/payments"]) == {"post"}
+    assert set(spec["paths"]["/payments"]) == {"post", "get"}
     assert set(spec["paths"]["/payments/{payment_id}"]) == {"get"}
+    assert set(spec["paths"]["/refunds"]) == {"get"}
+    listed = spec["paths"]["/payments"]["get"]
+    names = {p["name"] for p in listed["parameters"]}
+    assert {"limit", "starting_after", "ending_before", "created[gte]", "created[lt]"} <= names
+    page = listed["responses"]["200"]["content"]["application/json"]["schema"]
+    assert page["properties"]["data"]["items"] == {"$ref": "#/components/schemas/Payment"}
 
 
 def test_the_request_schema_comes_from_marshmallow(spec: dict) -> None:

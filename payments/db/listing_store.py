@@ -1,0 +1,95 @@
+"""The listing queries (`payments.listing`): one index range per page, newest first.
+
+Each filter combination reads an index whose leading column is its equality filter and whose
+tail is (created_at, id): `payments_listing_*` and `refunds_listing_*` in schema.sql. The
+cursor row's created_at is looked up by its primary key, then the page is a range below (or
+above) (created_at, id) in that index, `limit + 1` rows long.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Table, select, tuple_
+
+from payments.db.refunds import refund_of
+from payments.db.repository import _transaction, payment_of
+from payments.db.tables import payments, refunds, transactions
+from payments.domain.model import Payment, Transaction
+from payments.domain.refund import Refund
+from payments.errors import UnknownCursor
+
+if TYPE_CHECKING:
+    from payments.listing import PageRequest, PaymentFilter, RefundFilter
+
+
+def _paged(conn: Connection, table: Table, query: Any, page: PageRequest) -> list[Any]:
+    """`query` limited to the page, in the cursor's direction (`limit + 1` rows)."""
+    key = tuple_(table.c.created_at, table.c.id)
+    cursor = page.starting_after or page.ending_before
+    if cursor is not None:
+        created = conn.execute(select(table.c.created_at).where(table.c.id == cursor)).scalar()
+        if created is None:
+            raise UnknownCursor(str(cursor))
+        if page.starting_after is not None:
+            query = query.where(key < tuple_(created, cursor))
+        else:
+            query = query.where(key > tuple_(created, cursor))
+    if page.ending_before is not None:
+        query = query.order_by(table.c.created_at.asc(), table.c.id.asc())
+    else:
+        query = query.order_by(table.c.created_at.desc(), table.c.id.desc())
+    return list(conn.execute(query.limit(page.limit + 1)))
+
+
+def payments_page(conn: Connection, where: PaymentFilter, page: PageRequest) -> list[Payment]:
+    query = select(payments)
+    if where.event_id is not None:
+        query = query.where(payments.c.event_id == where.event_id)
+    if where.user_email is not None:
+        query = query.where(payments.c.user_email == where.user_email)
+    if where.status is not None:
+        query = query.where(payments.c.status == where.status.value)
+    if where.created_gte is not None:
+        query = query.where(payments.c.created_at >= where.created_gte)
+    if where.created_lt is not None:
+        query = query.where(payments.c.created_at < where.created_lt)
+    return [payment_of(r) for r in _paged(conn, payments, query, page)]
+
+
+def refunds_page(conn: Connection, where: RefundFilter, page: PageRequest) -> list[Refund]:
+    query = select(refunds)
+    if where.payment_id is not None:
+        query = query.where(refunds.c.payment_id == where.payment_id)
+    if where.status is not None:
+        query = query.where(refunds.c.status == where.status.value)
+    if where.event_id is not None:
+        # Through the event's payments (payments_event_idx): bounded by the event's size,
+        # not by the history of every other event.
+        of_event = select(payments.c.id).where(payments.c.event_id == where.event_id)
+        query = query.where(refunds.c.payment_id.in_(of_event))
+    return [refund_of(r) for r in _paged(conn, refunds, query, page)]
+
+
+def transactions_of(conn: Connection, payment_ids: Sequence[UUID]) -> dict[UUID, Transaction]:
+    if not payment_ids:
+        return {}
+    query = select(transactions).where(transactions.c.payment_id.in_(list(payment_ids)))
+    return {t.payment_id: t for t in map(_transaction, conn.execute(query))}
+
+
+def refunds_of(conn: Connection, payment_ids: Sequence[UUID]) -> dict[UUID, list[Refund]]:
+    if not payment_ids:
+        return {}
+    query = (
+        select(refunds)
+        .where(refunds.c.payment_id.in_(list(payment_ids)))
+        .order_by(refunds.c.created_at, refunds.c.id)
+    )
+    found: dict[UUID, list[Refund]] = defaultdict(list)
+    for refund in map(refund_of, conn.execute(query)):
+        found[refund.payment_id].append(refund)
+    return found

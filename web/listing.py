@@ -1,0 +1,181 @@
+"""GET /payments and GET /refunds: lists a page at a time, Stripe-shaped.
+
+`{"object": "list", "url": ..., "has_more": ..., "data": [...]}`, newest first; `limit` 1..100
+(20), `starting_after` / `ending_before` an id of the list (one of them). Query parameters
+are validated like bodies: a 422 problem naming each bad one, an unknown one included.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from flask_babel import gettext
+from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
+
+from payments import listing
+from payments.api_keys import Scope
+from payments.domain.model import Status
+from payments.domain.refund import RefundStatus
+from payments.errors import UnknownCursor
+from web import auth, container_of
+from web.payments import resource
+from web.problems import Problem
+from web.refund_views import refund_resource
+from web.validation import (
+    N_,
+    SCHEMA_MESSAGES,
+    Length,
+    Msg,
+    OneOf,
+    Range,
+    fail,
+    field_errors,
+    messages,
+)
+
+bp = Blueprint("listing", __name__)
+bp.before_request(auth.require_api_key)
+
+
+def _text(high: int) -> fields.String:
+    return fields.String(validate=Length(1, high), error_messages=messages())
+
+
+class PageQuerySchema(Schema):
+    """The cursor parameters every list takes."""
+
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(
+        load_default=listing.DEFAULT_LIMIT,
+        validate=Range(1, listing.MAX_LIMIT),
+        error_messages=messages(invalid=N_("Must be a whole number.")),
+        metadata={"description": "How many items, 1 to 100 (20)."},
+    )
+    starting_after = fields.UUID(
+        error_messages=messages(invalid=N_("Must be a UUID.")),
+        metadata={"description": "The page after this item (the last of the page before)."},
+    )
+    ending_before = fields.UUID(
+        error_messages=messages(invalid=N_("Must be a UUID.")),
+        metadata={"description": "The page before this item (the first of the page after)."},
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error_messages = {**self.error_messages, **SCHEMA_MESSAGES}
+
+    @validates_schema
+    def _one_cursor(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("starting_after") and data.get("ending_before"):
+            raise fail(N_("Give starting_after or ending_before, not both."), "ending_before")
+
+
+class PaymentListQuerySchema(PageQuerySchema):
+    """GET /payments's filters."""
+
+    event_id = _text(64)
+    status = fields.String(validate=OneOf([s.value for s in Status]), error_messages=messages())
+    user_email = _text(254)
+    created_gte = fields.AwareDateTime(
+        data_key="created[gte]",
+        error_messages=messages(invalid=N_("Must be an ISO 8601 time with its offset.")),
+        metadata={"description": "Created at or after (ISO 8601 with offset)."},
+    )
+    created_lt = fields.AwareDateTime(
+        data_key="created[lt]",
+        error_messages=messages(invalid=N_("Must be an ISO 8601 time with its offset.")),
+        metadata={"description": "Created before (ISO 8601 with offset)."},
+    )
+
+
+class RefundListQuerySchema(PageQuerySchema):
+    """GET /refunds's filters."""
+
+    payment_id = fields.UUID(error_messages=messages(invalid=N_("Must be a UUID.")))
+    event_id = _text(64)
+    status = fields.String(
+        validate=OneOf([s.value for s in RefundStatus]), error_messages=messages()
+    )
+
+
+_payments_query = PaymentListQuerySchema()
+_refunds_query = RefundListQuerySchema()
+
+
+def _query(schema: Schema) -> dict[str, Any]:
+    """The query string, validated (a parameter given twice is refused: one value each)."""
+    repeated = sorted(k for k, values in request.args.lists() if len(values) > 1)
+    errors: dict[str, Any] = {k: [Msg(N_("Give this parameter once."))] for k in repeated}
+    try:
+        loaded: dict[str, Any] = schema.load(request.args.to_dict())
+    except ValidationError as err:
+        errors = {**err.messages_dict, **errors}
+        loaded = {}
+    if errors:
+        raise invalid_query(errors)
+    return loaded
+
+
+def invalid_query(messages_by_field: Any) -> Problem:
+    return Problem(
+        422,
+        "validation-error",
+        gettext("Validation failed"),
+        gettext("The query has invalid parameters."),
+        errors=field_errors(messages_by_field),
+    )
+
+
+def _page(query: dict[str, Any]) -> listing.PageRequest:
+    return listing.PageRequest(
+        query["limit"], query.get("starting_after"), query.get("ending_before")
+    )
+
+
+def _unknown_cursor(query: dict[str, Any]) -> Problem:
+    name = "starting_after" if query.get("starting_after") else "ending_before"
+    return invalid_query({name: [Msg(N_("No item of this list has this id."))]})
+
+
+def _list(url: str, has_more: bool, data: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"object": "list", "url": url, "has_more": has_more, "data": data}
+
+
+@bp.get("/payments")
+@auth.needs(Scope.PAYMENTS_READ)
+def list_payments() -> Any:
+    """Payments, newest first, a page at a time."""
+    query = _query(_payments_query)
+    where = listing.PaymentFilter(
+        event_id=query.get("event_id"),
+        status=Status(query["status"]) if "status" in query else None,
+        user_email=query.get("user_email"),
+        created_gte=query.get("created_gte"),
+        created_lt=query.get("created_lt"),
+    )
+    try:
+        page = listing.list_payments(container_of(current_app).uow(), where, _page(query))
+    except UnknownCursor:
+        raise _unknown_cursor(query) from None
+    data = [resource(p.payment, p.transaction, p.refunds) for p in page.items]
+    return _list("/payments", page.has_more, data)
+
+
+@bp.get("/refunds")
+@auth.needs(Scope.PAYMENTS_READ)
+def list_refunds() -> Any:
+    """Refunds, newest first, a page at a time."""
+    query = _query(_refunds_query)
+    where = listing.RefundFilter(
+        payment_id=query.get("payment_id"),
+        event_id=query.get("event_id"),
+        status=RefundStatus(query["status"]) if "status" in query else None,
+    )
+    try:
+        page = listing.list_refunds(container_of(current_app).uow(), where, _page(query))
+    except UnknownCursor:
+        raise _unknown_cursor(query) from None
+    return _list("/refunds", page.has_more, [refund_resource(r) for r in page.items])
