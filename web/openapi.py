@@ -11,7 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app
 
-from web import auth, container_of
+from web import auth
 from web.idempotency import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER
 from web.listing import PaymentListQuerySchema, RefundListQuerySchema
 from web.problems import ProblemSchema
@@ -87,7 +87,7 @@ def build_spec(secured: bool) -> dict[str, Any]:
     """The OpenAPI document; `secured` documents bearer authentication on /payments."""
     spec = APISpec(
         title="Ticket payments",
-        version="1.0.0",
+        version="1.1.0",  # CHANGELOG.md: minor for what is added, major for what breaks
         openapi_version="3.1.0",
         plugins=[MarshmallowPlugin()],
         info={"description": "Payments for event tickets. Errors are RFC 9457 problems."},
@@ -134,7 +134,12 @@ def build_spec(secured: bool) -> dict[str, Any]:
         "operationId": "getPayment",
         "summary": "Show a payment with its transaction",
         "parameters": [
-            {"in": "path", "name": "payment_id", "required": True, "schema": {"type": "string"}},
+            {
+                "in": "path",
+                "name": "payment_id",
+                "required": True,
+                "schema": {"type": "string", "format": "uuid"},
+            },
             language,
         ],
         "responses": {
@@ -236,7 +241,7 @@ def _refund_paths(
             "post": {
                 "operationId": "createRefund",
                 "summary": "Refund all or part of a SUCCESS payment",
-                "parameters": [path_id("payment_id"), key, language],
+                "parameters": [path_id("payment_id", format="uuid"), key, language],
                 "requestBody": {
                     "required": False,
                     "content": {"application/json": {"schema": "RefundRequest"}},
@@ -255,7 +260,7 @@ def _refund_paths(
             "get": {
                 "operationId": "getRefund",
                 "summary": "Show a refund",
-                "parameters": [path_id("refund_id"), language],
+                "parameters": [path_id("refund_id", format="uuid"), language],
                 "responses": {
                     "200": _json("Refund", "The refund."),
                     **_errors(*auth_errors, "404-refund", "429", "500", "503"),
@@ -302,13 +307,18 @@ def _operations(spec: APISpec) -> None:
     spec.path(
         path="/healthz",
         operations={
-            "get": {"summary": "Liveness", "responses": {"200": {"description": "Up", **ok}}}
+            "get": {
+                "operationId": "getLiveness",
+                "summary": "Liveness",
+                "responses": {"200": {"description": "Up", **ok}},
+            }
         },
     )
     spec.path(
         path="/readyz",
         operations={
             "get": {
+                "operationId": "getReadiness",
                 "summary": "Readiness: PostgreSQL and Redis answer",
                 "responses": {
                     "200": {"description": "Ready", **ok},
@@ -355,18 +365,50 @@ def declared_scopes(app: Flask) -> dict[tuple[str, str], str]:
     return found
 
 
+TAGS = [
+    {"name": "payments", "description": "Paying for tickets: create, fetch and list payments."},
+    {"name": "refunds", "description": "Refunding all or part of a payment, and listing refunds."},
+    {"name": "events", "description": "Cancelling an event: every paid payment refunded once."},
+    {"name": "operations", "description": "Liveness and readiness, for orchestrators."},
+]
+
+
+def _tag(path: str) -> str:
+    if path.endswith("/refunds") or path.startswith("/refunds"):
+        return "refunds"
+    for prefix, tag in (("/payments", "payments"), ("/events", "events")):
+        if path.startswith(prefix):
+            return tag
+    return "operations"
+
+
+def with_tags(document: dict[str, Any]) -> dict[str, Any]:
+    """Each operation tagged with its resource (the groups `/docs` shows)."""
+    paths = copy.deepcopy(document["paths"])
+    for path, operations in paths.items():
+        for operation in operations.values():
+            operation["tags"] = [_tag(path)]
+    return {**document, "tags": TAGS, "paths": paths}
+
+
+def document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of this API: the same whatever the settings (what a key needs
+    is documented even while the API is open, as in development), so that it can be
+    committed (`docs/openapi.json`, written by `flask openapi write`) and clients generated
+    from it."""
+    cached: dict[str, Any] | None = app.extensions.get("openapi.document")
+    if cached is None:
+        cached = with_tags(with_scopes(_spec(), declared_scopes(app)))
+        app.extensions["openapi.document"] = cached
+    return cached
+
+
 @cache
-def _document(secured: bool) -> dict[str, Any]:
-    return build_spec(secured)
+def _spec() -> dict[str, Any]:
+    return build_spec(secured=True)
 
 
 @bp.get("/openapi.json")
 def openapi_json() -> Any:
     """The OpenAPI 3.1 document of this API."""
-    container = container_of(current_app)
-    secured = bool(container.settings.api_keys) or container.key_ring.any_key()
-    document = _document(secured)
-    if not secured:
-        return document
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    return with_scopes(document, declared_scopes(app))
+    return document(current_app._get_current_object())  # type: ignore[attr-defined]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from web.openapi import build_spec
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +101,31 @@ def test_each_secured_operation_names_the_scope_its_route_declares() -> None:
         "$ref": "#/components/schemas/Problem"
     }
     assert "security" not in paths["/healthz"]["get"]
+
+
+def test_the_committed_document_is_the_one_the_api_serves() -> None:
+    """docs/openapi.json is what GET /openapi.json serves, so that every API change shows in
+    review and clients are generated from a committed file. After changing the API:
+    `flask openapi write`."""
+    from payments.bootstrap import bootstrap
+    from payments.config import Settings
+    from web import create_app
+    from web.cli import DOCUMENT_PATH, serialise
+
+    app = create_app({"CONTAINER": bootstrap(Settings(rate_limit="off"))})
+    served = app.test_client().get("/openapi.json").get_json()
+    committed = (ROOT / DOCUMENT_PATH).read_text(encoding="utf-8")
+    assert committed == serialise(served), "docs/openapi.json is stale: run `flask openapi write`"
+
+
+def test_every_operation_has_a_tag_an_id_and_uuid_ids() -> None:
+    document = json.loads((ROOT / "docs/openapi.json").read_text(encoding="utf-8"))
+    operations = [(p, m, o) for p, ops in document["paths"].items() for m, o in ops.items()]
+    assert {t["name"] for t in document["tags"]} == {o["tags"][0] for _, _, o in operations}
+    assert all(o.get("operationId") for _, _, o in operations)
+    api = [(p, m, o) for p, m, o in operations if not p.endswith(("healthz", "readyz"))]
+    assert all(o["security"][0]["bearerAuth"] for _, _, o in api)  # each names its scope
+    for _path, _method, operation in api:
+        for parameter in operation["parameters"]:
+            if parameter["name"] in ("payment_id", "refund_id"):
+                assert parameter["schema"]["format"] == "uuid"
