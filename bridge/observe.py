@@ -3,23 +3,21 @@
 `bridge_unassigned_seconds` is how long the bridge has been subscribed without holding any
 partition: above zero for more than a join's few seconds, nothing is being enqueued (a stuck
 group, see bridge.consumer.JOIN_GRACE_S), and the alert rules in deploy/ say so. `GET /readyz`
-on the same port answers 503 then (and while Kafka or Redis keep failing), 200 otherwise.
+on the same port (`payments.probes`) answers 503 then (and while Kafka or Redis keep
+failing), 200 otherwise.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from bridge.consumer import UNASSIGNED_ALARM_S, BridgeHooks
+from payments import probes
 
 log = logging.getLogger("payments.bridge")
-FAILING_AFTER = 5  # failed attempts in a row that make the bridge unready
+FAILING_AFTER = probes.FAILING_AFTER
 
 
 class BridgeMetrics:
@@ -50,7 +48,6 @@ class BridgeMetrics:
         )
         self.unready: str | None = None
         self.failing = 0  # failed attempts in a row
-        self._metrics_app = make_wsgi_app(self.registry)
         self.unassigned = Gauge(
             "bridge_unassigned_seconds",
             "Seconds this bridge has been subscribed without any partition (0 while it holds "
@@ -82,34 +79,9 @@ class BridgeMetrics:
     def readiness(self) -> str | None:
         """Why the bridge is not ready (None when it is): no partition for a while, or Kafka
         or Redis failing attempt after attempt."""
-        if self.failing >= FAILING_AFTER:
-            return f"{self.failing} failed attempts in a row"
-        return self.unready
-
-    def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """WSGI: GET /readyz (200 or 503 with the reason), anything else /metrics."""
-        if environ.get("PATH_INFO") == "/readyz":
-            reason = self.readiness()
-            status = "503 Service Unavailable" if reason else "200 OK"
-            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
-            return [(reason or "ready").encode() + b"\n"]
-        return self._metrics_app(environ, start_response)
+        return probes.failing(self.failing) or self.unready
 
     def serve(self, host: str, port: int) -> bool:
-        """Serve /metrics and /readyz on host:port in a background thread; False (logged) if
-        it cannot."""
-        try:
-            server = make_server(host, port, self.app, handler_class=_QuietHandler)
-        except OSError as err:
-            log.warning("bridge metrics not served on %s:%d: %s", host, port, err.strerror or err)
-            return False
-        threading.Thread(target=server.serve_forever, name="bridge-metrics", daemon=True).start()
-        log.info("bridge metrics on http://%s:%d/metrics, readiness on /readyz", host, port)
-        return True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log line per scrape."""
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        return None
+        """Serve /metrics, /healthz and /readyz on host:port in a background thread; False
+        (logged) if it cannot."""
+        return probes.serve("bridge", self.registry, self.readiness, host, port) is not None

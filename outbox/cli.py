@@ -10,7 +10,7 @@ import click
 from flask.cli import AppGroup
 
 from outbox.janitor import PURGE_BATCH
-from payments import bootstrap, services
+from payments import bootstrap, probes, services
 from payments.cli_support import Duration, UsageProblem, one_line_errors, stop_on_signals
 from payments.db import outbox_store
 
@@ -37,8 +37,6 @@ def relay(batch_size: int) -> None:
         settings.describe(),
     )
     metrics = RelayMetrics()
-    if settings.relay_metrics_port:
-        metrics.serve(settings.metrics_host, settings.relay_metrics_port)
     daemon = Relay(
         container.engine,
         lambda: LoggingPublisher(container.publisher()),
@@ -49,6 +47,12 @@ def relay(batch_size: int) -> None:
     # With a publisher injected (tests) no Kafka stands between the outbox and Redis.
     positions = None if container.has_fake_publisher else container.bridge_positions
     janitor = Janitor(container, metrics.janitor_hooks(), positions)
+    if settings.relay_metrics_port:  # ready unless Kafka or PostgreSQL keep failing
+        metrics.serve(
+            settings.metrics_host,
+            settings.relay_metrics_port,
+            lambda: probes.failing(daemon.retry.failures),
+        )
     janitor.start(stop)
     daemon.run(stop)
     log.info(

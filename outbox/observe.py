@@ -10,9 +10,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client import CollectorRegistry, Counter
 
 from outbox.janitor import JanitorHooks
+from payments import probes
 from payments.event_records import OutboxMessage
 from payments.recovery import Step
 
@@ -85,15 +86,10 @@ class RelayMetrics:
         """The relay's `on_error` hook."""
         self.errors.labels(type(err).__name__).inc()
 
-    def serve(self, host: str, port: int) -> bool:
-        """Serve /metrics on host:port in a background thread; False (logged) if it cannot."""
-        try:
-            start_http_server(port, addr=host, registry=self.registry)
-        except OSError as err:
-            log.warning("relay metrics not served on %s:%d: %s", host, port, err.strerror or err)
-            return False
-        log.info("relay metrics on http://%s:%d/metrics", host, port)
-        return True
+    def serve(self, host: str, port: int, readiness: probes.Readiness) -> bool:
+        """Serve /metrics, /healthz and /readyz (asking `readiness`) on host:port in a
+        background thread; False (logged) if it cannot."""
+        return probes.serve("relay", self.registry, readiness, host, port) is not None
 
 
 class LoggingPublisher:

@@ -71,10 +71,40 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def readiness(settings: Settings) -> Callable[[], str | None]:
+    """A worker pool is ready when its broker (Redis) and PostgreSQL answer: what every
+    actor needs before it can do anything."""
+    import redis
+    from sqlalchemy import text
+
+    from payments.db.engine import make_engine
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    engine = make_engine(settings.database_url, pool_size=1)
+
+    def check() -> str | None:
+        down = []
+        try:
+            client.ping()
+        except redis.RedisError:
+            down.append("redis")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure to answer is "down"
+            down.append("postgresql")
+        return f"waiting for {' and '.join(down)}" if down else None
+
+    return check
+
+
 def serve() -> int:
-    """Serve the summed metrics of this run's workers until killed (a Dramatiq fork)."""
-    from prometheus_client import CollectorRegistry, start_http_server
+    """Serve the summed metrics of this run's workers, and the pool's probes, until killed
+    (a Dramatiq fork)."""
+    from prometheus_client import CollectorRegistry
     from prometheus_client.multiprocess import MultiProcessCollector
+
+    from payments import probes
 
     settings = config.from_env()  # a process of its own: the settings as every process reads them
     directory = metrics_dir(settings.dramatiq_namespace, os.getppid())
@@ -83,11 +113,8 @@ def serve() -> int:
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(directory))
     host, port = settings.metrics_host, settings.worker_metrics_port
-    try:
-        _server, thread = start_http_server(port, addr=host, registry=registry)
-    except OSError as err:
-        log.error("worker metrics not served on %s:%d: %s", host, port, err.strerror or err)
+    thread = probes.serve("worker", registry, readiness(settings), host, port)
+    if thread is None:
         return 1
-    log.info("worker metrics on http://%s:%d/metrics", host, port)
     thread.join()
     return 0

@@ -121,3 +121,24 @@ def test_every_metric_the_dashboard_and_the_rules_name_is_exported(
         wait_until(none_missing, timeout=60, interval=1)
     except AssertionError:
         pytest.fail(f"named in deploy/ but exported by no process: {sorted(left)}")
+
+
+def test_every_daemon_answers_its_probes_beside_its_metrics(processes: dict[str, int]) -> None:
+    """What the Kubernetes manifests probe (deploy/k8s): /healthz and /readyz on the metrics
+    port of the relay, the bridge and both worker pools (the API has its own routes)."""
+
+    def answers(name: str, path: str) -> requests.Response | None:
+        try:
+            return requests.get(f"http://127.0.0.1:{processes[name]}{path}", timeout=5)
+        except requests.RequestException:
+            return None
+
+    for name in ("relay", "bridge", "worker", "gateway"):
+        alive = wait_until(lambda n=name: answers(n, "/healthz"), timeout=60, interval=0.5)
+        assert alive.status_code == 200 and alive.text == "alive\n", name
+
+        def ready(n: str = name) -> bool:
+            answer = answers(n, "/readyz")
+            return answer is not None and answer.status_code == 200 and answer.text == "ready\n"
+
+        wait_until(ready, timeout=60, interval=0.5, message=f"{name} never became ready")
