@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
             log(f"`{procfile.lines()[procfile.RELEASE]}` failed with exit code {code}")
             return code
         env["PORT"] = running.values.get("PORT", "5000")  # the API's, from the environment or .env
+        # gunicorn runs several workers: without a shared directory each scrape of /metrics
+        # would count one worker's requests (gunicorn.conf.py empties it at start).
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(stack.RUN_DIR.resolve() / "api-metrics"))
         lines = procfile.lines()
         return supervise.serve({name: lines[name] for name in procfile.APP_PROCESSES}, env)
     except (MissingProgram, StartFailed, settings.SettingError) as exc:
