@@ -16,10 +16,10 @@ from bench.payloads import payment_body, post_request
 from bench.procs import Service, api_argv, wait_ready
 from bench.settings import BenchSettings
 from bench.stack import BenchStack
+from devstack.procs import free_port
 from payments import api_keys
 from payments.api_keys import Scope
 from payments.db.tables import api_keys as api_keys_table
-from tests.support.env import free_port
 
 log = logging.getLogger("bench")
 

@@ -22,9 +22,9 @@ from sqlalchemy import text
 from bench.procs import Service, api_argv, wait_ready
 from bench.settings import BenchSettings
 from bench.stack import BenchStack
+from devstack.procs import free_port
 from payments import refunds
 from payments.bootstrap import bootstrap
-from tests.support.env import free_port
 
 log = logging.getLogger("bench")
 

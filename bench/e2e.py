@@ -39,7 +39,7 @@ from bench.procs import (
 from bench.settings import BenchSettings
 from bench.stack import BenchStack
 from bench.stats import summary_ms
-from tests.support.env import free_port
+from devstack.procs import free_port
 
 log = logging.getLogger("bench")
 SUSTAIN_ACCEPTED = 0.99

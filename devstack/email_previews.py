@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack import browser as chromium
+from devstack.procs import ROOT
 from payments.adapters.email_renderer import (
     KINDS,
     REFUND_KINDS,
@@ -33,7 +34,6 @@ from payments.domain.model import Payment, Reason, Status
 from payments.domain.refund import Refund, RefundReason, RefundStatus
 from payments.ports import Email
 
-ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "docs" / "emails"
 LOCALES = {"en": ("USD", "en"), "pt_BR": ("BRL", "pt-BR"), "es": ("EUR", "es")}
 # Chromium as a mail client in dark mode draws it.

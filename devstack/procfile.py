@@ -12,7 +12,8 @@ from pathlib import Path
 
 from honcho.environ import parse_procfile
 
-ROOT = Path(__file__).resolve().parents[1]
+from devstack.procs import ROOT
+
 PROCFILE = ROOT / "Procfile"
 RELEASE = "release"  # run once, before the others (the schema)
 APP_PROCESSES = ("api", "worker", "gateway", "relay", "bridge")

@@ -42,6 +42,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def answers_http(url: str, timeout: float = 1.0) -> bool:
+    """Whether `url` answers 200 right now."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
     """Call `check` until it returns True or `timeout` seconds pass."""
     deadline = time.monotonic() + timeout

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from devstack.procs import ROOT
 from tests.support.env import SESSION, free_port
 from tests.support.faults import Stage, open_stage
 from tests.support.private import PrivateServices
 from tests.support.tally import Row, StampingSmtp, table
 
-ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 REPORT_FILE = ROOT / ".run" / "faults.json"
 _rows: list[Row] = []

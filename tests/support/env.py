@@ -110,13 +110,6 @@ def settings(**overrides: str) -> config.Settings:
     return config.from_env(base_env(**overrides))
 
 
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def answers(host: str, port: int, timeout: float = 0.5) -> bool:
     """Whether something accepts TCP connections there."""
     try:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from bench import charts, cpu, report
+from devstack.procs import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import re
 from functools import cache
-from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog, Message
@@ -18,7 +17,8 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-ROOT = Path(__file__).resolve().parents[2]
+from devstack.procs import ROOT
+
 TRANSLATIONS = ROOT / "translations"
 TRANSLATED = ("pt", "es")
 LANGUAGES = ("en", *TRANSLATED)

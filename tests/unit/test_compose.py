@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from devstack.procs import ROOT
+
 APP_SERVICES = {
     "api": ["gunicorn", "web:create_app()"],
     "worker": ["dramatiq", "tasks", "--queues", "payments", "email"],

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from devstack.procs import ROOT
+
 BIN = Path(sys.executable).parent
 
 

@@ -5,14 +5,13 @@ a newcomer's first hour)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from devstack.procs import ROOT
 from payments import config
 
-ROOT = Path(__file__).resolve().parents[2]
 # Read by the tooling around a process, not by the service: the compose file and the
 # Dockerfile set these for Python and Flask themselves.
 NOT_SETTINGS = {"FLASK_APP", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}

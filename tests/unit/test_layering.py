@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from devstack.procs import ROOT
 
 PROBE = """
 import json, sys
