@@ -9,57 +9,12 @@ with a million past payments as with none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Generic, TypeVar
-from uuid import UUID
 
 from payments.db import listing_store
-from payments.domain.model import Payment, Status, Transaction
-from payments.domain.refund import Refund, RefundStatus
+from payments.domain.listing import Page, PageRequest, PaymentFilter, RefundFilter, trim
+from payments.domain.model import Payment, Transaction
+from payments.domain.refund import Refund
 from payments.uow import SqlUnitOfWork
-
-T = TypeVar("T")
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    """Which page: at most `limit` items after one id, or before one (not both)."""
-
-    limit: int = DEFAULT_LIMIT
-    starting_after: UUID | None = None
-    ending_before: UUID | None = None
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.limit <= MAX_LIMIT:
-            raise ValueError(f"limit must be 1..{MAX_LIMIT}")
-        if self.starting_after is not None and self.ending_before is not None:
-            raise ValueError("starting_after and ending_before exclude each other")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """Items newest first, and whether more lie past the end the cursor moved to."""
-
-    items: list[T]
-    has_more: bool
-
-
-@dataclass(frozen=True)
-class PaymentFilter:
-    event_id: str | None = None
-    status: Status | None = None
-    user_email: str | None = None
-    created_gte: datetime | None = None
-    created_lt: datetime | None = None
-
-
-@dataclass(frozen=True)
-class RefundFilter:
-    payment_id: UUID | None = None
-    event_id: str | None = None
-    status: RefundStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -69,15 +24,6 @@ class ListedPayment:
     payment: Payment
     transaction: Transaction | None
     refunds: list[Refund]
-
-
-def trim(rows: list[T], page: PageRequest) -> Page[T]:
-    """Rows read `limit + 1` in the cursor's direction -> the page, newest first."""
-    has_more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    if page.ending_before is not None:
-        rows.reverse()  # read oldest first, from just before the cursor
-    return Page(rows, has_more)
 
 
 def list_payments(

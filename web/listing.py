@@ -15,6 +15,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 
 from payments import listing
 from payments.api_keys import Scope
+from payments.domain import listing as pages
 from payments.domain.model import Status
 from payments.domain.refund import RefundStatus
 from payments.errors import UnknownCursor
@@ -49,8 +50,8 @@ class PageQuerySchema(Schema):
         unknown = RAISE
 
     limit = fields.Integer(
-        load_default=listing.DEFAULT_LIMIT,
-        validate=Range(1, listing.MAX_LIMIT),
+        load_default=pages.DEFAULT_LIMIT,
+        validate=Range(1, pages.MAX_LIMIT),
         error_messages=messages(invalid=N_("Must be a whole number.")),
         metadata={"description": "How many items, 1 to 100 (20)."},
     )
@@ -129,8 +130,8 @@ def invalid_query(messages_by_field: Any) -> Problem:
     )
 
 
-def _page(query: dict[str, Any]) -> listing.PageRequest:
-    return listing.PageRequest(
+def _page(query: dict[str, Any]) -> pages.PageRequest:
+    return pages.PageRequest(
         query["limit"], query.get("starting_after"), query.get("ending_before")
     )
 
@@ -149,7 +150,7 @@ def _list(url: str, has_more: bool, data: list[dict[str, Any]]) -> dict[str, Any
 def list_payments() -> Any:
     """Payments, newest first, a page at a time."""
     query = _query(_payments_query)
-    where = listing.PaymentFilter(
+    where = pages.PaymentFilter(
         event_id=query.get("event_id"),
         status=Status(query["status"]) if "status" in query else None,
         user_email=query.get("user_email"),
@@ -169,7 +170,7 @@ def list_payments() -> Any:
 def list_refunds() -> Any:
     """Refunds, newest first, a page at a time."""
     query = _query(_refunds_query)
-    where = listing.RefundFilter(
+    where = pages.RefundFilter(
         payment_id=query.get("payment_id"),
         event_id=query.get("event_id"),
         status=RefundStatus(query["status"]) if "status" in query else None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Table, select, tuple_
@@ -18,12 +18,10 @@ from sqlalchemy import Connection, Table, select, tuple_
 from payments.db.refunds import refund_of
 from payments.db.repository import _transaction, payment_of
 from payments.db.tables import payments, refunds, transactions
+from payments.domain.listing import PageRequest, PaymentFilter, RefundFilter
 from payments.domain.model import Payment, Transaction
 from payments.domain.refund import Refund
 from payments.errors import UnknownCursor
-
-if TYPE_CHECKING:
-    from payments.listing import PageRequest, PaymentFilter, RefundFilter
 
 
 def _paged(conn: Connection, table: Table, query: Any, page: PageRequest) -> list[Any]:

@@ -21,9 +21,9 @@ from payments import refunds, services
 from payments.adapters.gateway import FakeGateway
 from payments.bootstrap import Container
 from payments.db import listing_store
+from payments.domain.listing import PageRequest, PaymentFilter, RefundFilter
 from payments.domain.model import Status
 from payments.domain.refund import RefundReason, RefundStatus
-from payments.listing import PageRequest, PaymentFilter, RefundFilter
 from tests.support import env
 from tests.support.factories import payment_body
 from tests.support.wiring import schema_engine
