@@ -38,6 +38,7 @@ test: install translations
 
 lint: install typecheck
 	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_layering.py -k circle
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

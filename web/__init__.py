@@ -53,6 +53,3 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(docs.bp)
     return app
-
-
-container_of = bootstrap.container_of

@@ -12,7 +12,7 @@ from flask import current_app, g, request
 from flask_babel import gettext as _
 
 from payments.api_keys import ALL_SCOPES, Caller, Scope
-from web import container_of
+from payments.bootstrap import container_of
 from web.problems import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])

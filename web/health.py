@@ -8,8 +8,8 @@ import redis
 from flask import Blueprint, Flask, current_app
 from flask_babel import gettext as _
 
+from payments.bootstrap import container_of
 from payments.db.engine import ping
-from web import container_of
 from web.problems import Problem
 
 bp = Blueprint("health", __name__)

@@ -15,11 +15,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 
 from payments import listing
 from payments.api_keys import Scope
+from payments.bootstrap import container_of
 from payments.domain import listing as pages
 from payments.domain.model import Status
 from payments.domain.refund import RefundStatus
 from payments.errors import UnknownCursor
-from web import auth, container_of
+from web import auth
 from web.payments import resource
 from web.problems import Problem
 from web.refund_views import refund_resource

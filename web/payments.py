@@ -14,12 +14,12 @@ from marshmallow import ValidationError
 
 from payments import money, refunds, services
 from payments.api_keys import Scope
-from payments.bootstrap import Container
+from payments.bootstrap import Container, container_of
 from payments.domain.model import Payment, Transaction
 from payments.domain.refund import EventIsCancelled, Refund, RefundStatus
 from payments.domain.secret import PaymentToken
 from payments.i18n import negotiate
-from web import auth, container_of, i18n, idempotency
+from web import auth, i18n, idempotency
 from web.bodies import parse_json_object
 from web.problems import Problem
 from web.refund_views import refund_fields

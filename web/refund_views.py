@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 
 from payments import money, refunds
 from payments.api_keys import Scope
-from payments.bootstrap import Container
+from payments.bootstrap import Container, container_of
 from payments.domain.refund import (
     Cancellation,
     ExceedsRefundable,
@@ -23,7 +23,7 @@ from payments.domain.refund import (
     RefundReason,
 )
 from payments.errors import NotFound
-from web import auth, container_of, idempotency
+from web import auth, idempotency
 from web.bodies import parse_json_object
 from web.problems import Problem
 from web.refund_schemas import (

@@ -52,3 +52,53 @@ def test_the_import_contracts_hold() -> None:
     result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
     assert "0 broken" in result.stdout
+
+
+def _circles(graph: object, modules: set[str]) -> list[list[str]]:
+    """The import circles among `modules` (strongly connected components of more than one
+    module), by Tarjan's algorithm over the direct imports."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in graph.find_modules_directly_imported_by(module):  # type: ignore[attr-defined]
+            if imported not in modules:
+                continue
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(modules):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    """No import circle among the service's modules, imports for type checking aside (a
+    circle makes the import order matter and the layers a fiction)."""
+    import grimp
+
+    packages = ("payments", "web", "tasks", "outbox", "bridge", "ops", "devstack")
+    graph = grimp.build_graph(*packages, exclude_type_checking_imports=True)
+    modules = {m for m in graph.modules if m.split(".")[0] in packages}
+    assert len(modules) > 50
+    assert _circles(graph, modules) == []
