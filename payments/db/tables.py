@@ -23,23 +23,23 @@ payments = Table(
     "payments",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("status", Text),
-    Column("user_name", Text),
-    Column("user_email", Text),
-    Column("user_language", Text),
-    Column("event_id", Text),
+    Column("status", Text, nullable=False),
+    Column("user_name", Text, nullable=False),
+    Column("user_email", Text, nullable=False),
+    Column("user_language", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
     Column("event_name", Text),
     Column("event_description", Text),
     Column("event_image_url", Text),
-    Column("amount", Numeric(14, 4, asdecimal=True)),
-    Column("currency", Text),
+    Column("amount", Numeric(14, 4, asdecimal=True), nullable=False),
+    Column("currency", Text, nullable=False),
     Column("payment_token", Text),
     Column("failure_reason", Text),
-    Column("created_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("emailed_at", DateTime(timezone=True)),
     Column("redriven_at", DateTime(timezone=True)),
-    Column("amount_reserved", Numeric(14, 4, asdecimal=True)),
+    Column("amount_reserved", Numeric(14, 4, asdecimal=True), nullable=False),
 )
 # The columns a Payment aggregate holds (the others are the pipeline's bookkeeping).
 PAYMENT_FIELDS = tuple(
@@ -49,20 +49,20 @@ PAYMENT_FIELDS = tuple(
 payment_status_counts = Table(
     "payment_status_counts",
     metadata,
-    Column("status", Text),
-    Column("shard", Integer),
-    Column("n", BigInteger),
+    Column("status", Text, nullable=False),
+    Column("shard", Integer, nullable=False),
+    Column("n", BigInteger, nullable=False),
 )
 
 transactions = Table(
     "transactions",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("payment_id", Uuid),
-    Column("status", Text),
+    Column("payment_id", Uuid, nullable=False),
+    Column("status", Text, nullable=False),
     Column("reason", Text),
-    Column("created_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 status_changes = Table(
@@ -70,22 +70,22 @@ status_changes = Table(
     metadata,
     Column("payment_id", Uuid, primary_key=True),
     Column("entity", Text, primary_key=True),
-    Column("to_status", Text),
-    Column("changed_at", DateTime(timezone=True)),
+    Column("to_status", Text, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
 )
 
 outbox = Table(
     "outbox",
     metadata,
     Column("id", BigInteger, primary_key=True),
-    Column("event_id", Uuid),
-    Column("topic", Text),
-    Column("event_type", Text),
-    Column("message_key", Text),
-    Column("payload", JSONB),
-    Column("occurred_at", DateTime(timezone=True)),
+    Column("event_id", Uuid, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("message_key", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True)),
-    Column("attempts", Integer),
+    Column("attempts", Integer, nullable=False),
 )
 
 sent_emails = Table(
@@ -93,8 +93,8 @@ sent_emails = Table(
     metadata,
     Column("payment_id", Uuid, primary_key=True),
     Column("kind", Text, primary_key=True),
-    Column("message_id", Text),
-    Column("sent_at", DateTime(timezone=True)),
+    Column("message_id", Text, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
 )
 
 idempotency_keys = Table(
@@ -102,31 +102,31 @@ idempotency_keys = Table(
     metadata,
     Column("scope", Text, primary_key=True),
     Column("key", Text, primary_key=True),
-    Column("request_hash", Text),
-    Column("claim_id", Uuid),
-    Column("locked_at", DateTime(timezone=True)),
+    Column("request_hash", Text, nullable=False),
+    Column("claim_id", Uuid, nullable=False),
+    Column("locked_at", DateTime(timezone=True), nullable=False),
     Column("response_status", Integer),
     Column("response_body", JSONB),
     Column("payment_id", Uuid),
-    Column("created_at", DateTime(timezone=True)),
-    Column("expires_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
 refunds = Table(
     "refunds",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("payment_id", Uuid),
-    Column("amount", Numeric(14, 4, asdecimal=True)),
-    Column("currency", Text),
-    Column("reason", Text),
-    Column("status", Text),
+    Column("payment_id", Uuid, nullable=False),
+    Column("amount", Numeric(14, 4, asdecimal=True), nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", Text, nullable=False),
     Column("failure_reason", Text),
     Column("emailed_at", DateTime(timezone=True)),
     Column("redriven_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True)),
-    Column("by_cancellation", Boolean),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("by_cancellation", Boolean, nullable=False),
     Column("next_attempt_at", DateTime(timezone=True)),
 )
 
@@ -134,10 +134,10 @@ api_keys = Table(
     "api_keys",
     metadata,
     Column("name", Text, primary_key=True),
-    Column("prefix", Text),
-    Column("key_hash", LargeBinary),
-    Column("scopes", ARRAY(Text)),
-    Column("created_at", DateTime(timezone=True)),
+    Column("prefix", Text, nullable=False),
+    Column("key_hash", LargeBinary, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
 )
@@ -149,7 +149,7 @@ refund_status_counts = Table(
     Column("reason", Text, primary_key=True),
     Column("failure_reason", Text, primary_key=True),
     Column("shard", Integer, primary_key=True),
-    Column("n", BigInteger),
+    Column("n", BigInteger, nullable=False),
 )
 
 sent_refund_emails = Table(
@@ -157,8 +157,8 @@ sent_refund_emails = Table(
     metadata,
     Column("refund_id", Uuid, primary_key=True),
     Column("kind", Text, primary_key=True),
-    Column("message_id", Text),
-    Column("sent_at", DateTime(timezone=True)),
+    Column("message_id", Text, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
 )
 
 event_cancellations = Table(
@@ -168,6 +168,6 @@ event_cancellations = Table(
     Column("reason", Text),
     Column("cursor", Uuid),
     Column("scanned_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
