@@ -138,3 +138,13 @@ def test_the_dashboard_covers_what_operators_watch() -> None:
         "bridge_unassigned_seconds",
     ):
         assert metric in named, metric
+
+
+def test_every_alert_links_a_runbook_section_that_exists() -> None:
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    sections = set(re.findall(r"^## ([a-z0-9-]+)$", runbook, re.M))
+    for rule in deploy_kit.rules():
+        url = rule["annotations"].get("runbook_url", "")
+        path, _, anchor = url.partition("#")
+        assert path == "docs/runbook.md" and anchor in sections, (rule["alert"], url)
+    assert len(sections) == len(deploy_kit.rules())  # no section for an alert that is gone
