@@ -8,6 +8,7 @@ import uuid
 
 import requests
 
+from tests.support import asyncapi
 from tests.support.factories import payment_body
 from tests.support.kafka import records
 from tests.support.procs import wait_until
@@ -124,3 +125,23 @@ def test_a_three_decimal_currency_keeps_its_three_decimals_to_the_email(stack) -
     assert "KWD12.345" in text  # Babel's en format for KWD: three decimals, no space
     [record] = records(stack.settings, "PAYMENT_SUCCEEDED_TOPIC", created["id"])
     assert json.loads(record.value)["amount"] == "12.345"
+
+
+def test_every_record_relayed_to_kafka_fits_the_asyncapi_document(stack) -> None:  # type: ignore[no-untyped-def]
+    doc = asyncapi.document()
+    paid = _post(stack)
+    declined = _post(stack, payment_token="ODD12")
+    for created in (paid, declined):
+        _terminal(stack, created["id"])
+    flows = {
+        paid["id"]: ("PAYMENT_CREATED", "TRANSACTION_CREATED", "TRANSACTION_SUCCEEDED",
+                     "PAYMENT_SUCCEEDED"),
+        declined["id"]: ("PAYMENT_CREATED", "TRANSACTION_CREATED", "TRANSACTION_FAILED",
+                         "PAYMENT_FAILED"),
+    }  # fmt: skip
+    for payment_id, topics in flows.items():
+        for name in topics:
+            topic = f"{name}_TOPIC"
+            [record] = records(stack.settings, topic, payment_id)
+            headers = {k: v.decode() for k, v in record.headers}
+            assert asyncapi.problems(doc, topic, headers, json.loads(record.value)) == [], topic

@@ -16,6 +16,7 @@ from functools import cache
 import psycopg
 from sqlalchemy.engine import make_url
 
+from devstack.procs import free_port as free_port  # re-exported: the one free_port
 from payments import config
 
 SESSION = uuid.uuid4().hex[:10]
