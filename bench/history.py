@@ -8,8 +8,9 @@ transaction, its two status changes and its e-mail) and the outbox a week of the
 (published rows, a part of them older than the retention), then measured again:
 
 - the relay's claim rate: a backlog of `BENCH_HISTORY_BACKLOG` rows drained by one relay;
-- `GET /metrics` and `GET /payments/<id>` (random stored ids), sequential, p50 and p95 of
-  the best of three rounds;
+- `GET /metrics`, `GET /payments/<id>` (random stored ids) and `GET /payments` pages (the
+  newest, an event's, a status's, a fan's), sequential, p50 and p95 of the best of three
+  rounds;
 - `flask outbox status`, the whole command (best of three);
 - settled payments per second, POST to e-mail, at `BENCH_HISTORY_RATE` for 12 s;
 - retention: the rows past it, before, and whether the relay's janitor had deleted them all
@@ -51,6 +52,16 @@ KEPT_OUTBOX_SHARE, EXPIRED_OUTBOX_SHARE = 0.2, 0.2
 PAST_RETENTION = text(
     "SELECT count(*) FROM outbox WHERE published_at < now() - make_interval(hours => :h)"
 )
+
+
+# GET /payments pages measured: the newest, one event's, one status's, one fan's (the seed's
+# events are evt-0..evt-1999, its fans fan<n>@history.example).
+LIST_QUERIES: dict[str, Callable[[random.Random], str]] = {
+    "list_newest_ms": lambda rng: "limit=20",
+    "list_event_ms": lambda rng: f"event_id=evt-{rng.randrange(2000)}&limit=20",
+    "list_status_ms": lambda rng: "status=FAILED&limit=20",
+    "list_fan_ms": lambda rng: f"user_email=fan{rng.randrange(1, 50)}%40history.example",
+}
 
 
 def history_id(n: int) -> uuid.UUID:
@@ -245,6 +256,11 @@ def measure(stack: BenchStack, bench: BenchSettings, label: str, ids: list[uuid.
             pick = lambda: f"{base}/payments/{rng.choice(ids)}"  # noqa: E731
             _http(session, pick)()
             result["get_payment_ms"] = _timed(_http(session, pick), REQUESTS)
+            # Lists (issue 30): a page costs the same whatever the history.
+            for key, query in LIST_QUERIES.items():
+                page = lambda q=query: f"{base}/payments?{q(rng)}"  # noqa: E731
+                _http(session, page)()
+                result[key] = _timed(_http(session, page), REQUESTS)
     finally:
         api.stop()
     result["outbox_status_ms"] = _outbox_status(env)
