@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         metrics,
         openapi,
         payments,
+        problem_pages,
         ratelimit,
         refund_views,
     )
@@ -52,4 +53,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(problem_pages.bp)
     return app

@@ -64,7 +64,13 @@ class FieldErrorSchema(Schema):
 class ProblemSchema(Schema):
     """RFC 9457 problem details, the body of every error."""
 
-    type = fields.String(required=True, metadata={"example": "/problems/validation-error"})
+    type = fields.String(
+        required=True,
+        metadata={
+            "example": "/problems/validation-error",
+            "description": "Resolves to a page for people: when it happens, what to do.",
+        },
+    )
     title = fields.String(required=True)
     status = fields.Integer(required=True)
     detail = fields.String(required=True)
