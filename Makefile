@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: soak install translations extract update run test lint typecheck faults bench bench-steps mutation clean stop email-previews
+.PHONY: soak docs-screenshot install translations extract update run test lint typecheck faults bench bench-steps mutation clean stop email-previews
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,3 +82,7 @@ stop:
 
 clean: stop
 	rm -rf .run
+
+# Redraw docs/api-reference.png (the /docs page) with Chromium after an API change.
+docs-screenshot: install translations
+	$(BIN)/python -m devstack.docs_screenshot
