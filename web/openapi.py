@@ -69,9 +69,32 @@ def _errors(*codes: str) -> dict[str, Any]:
     return found
 
 
+# OpenAPI links: where a created payment or refund leads (clients follow them, and
+# Schemathesis's stateful phase chains the calls through them).
+PAYMENT_LINKS = {
+    "GetPayment": {"operationId": "getPayment", "parameters": {"payment_id": "$response.body#/id"}},
+    "RefundPayment": {
+        "operationId": "createRefund",
+        "parameters": {"payment_id": "$response.body#/id"},
+    },
+    "ListRefundsOfPayment": {
+        "operationId": "listRefunds",
+        "parameters": {"payment_id": "$response.body#/id"},
+    },
+}
+REFUND_LINKS = {
+    "GetRefund": {"operationId": "getRefund", "parameters": {"refund_id": "$response.body#/id"}},
+    "GetRefundedPayment": {
+        "operationId": "getPayment",
+        "parameters": {"payment_id": "$response.body#/payment_id"},
+    },
+}
+
+
 def _payment_created() -> dict[str, Any]:
     return {
         "description": "Payment accepted (PENDING); or the first response again on a replay.",
+        "links": PAYMENT_LINKS,
         "headers": {
             "Location": {"schema": {"type": "string"}, "description": "/payments/<id>"},
             REPLAYED_HEADER: {
@@ -247,7 +270,9 @@ def _refund_paths(
                     "content": {"application/json": {"schema": "RefundRequest"}},
                 },
                 "responses": {
-                    "201": _json("Refund", "Refund accepted (PENDING).", headers=location),
+                    "201": _json(
+                        "Refund", "Refund accepted (PENDING).", headers=location, links=REFUND_LINKS
+                    ),
                     **_errors(*refund_errors, "429", "500", "503"),
                 },
                 **auth,
