@@ -24,6 +24,7 @@ from web import auth
 from web.payments import resource
 from web.problems import Problem
 from web.refund_views import refund_resource
+from web.schemas import plain_text
 from web.validation import (
     N_,
     SCHEMA_MESSAGES,
@@ -41,7 +42,7 @@ bp.before_request(auth.require_api_key)
 
 
 def _text(high: int) -> fields.String:
-    return fields.String(validate=Length(1, high), error_messages=messages())
+    return fields.String(validate=[Length(1, high), plain_text], error_messages=messages())
 
 
 class PageQuerySchema(Schema):

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, fields, validates_schema
 
 from payments.domain.refund import RefundReason
-from web.schemas import AMOUNT_PATTERN, AmountField, text
+from web.schemas import DOCUMENTED_AMOUNT_PATTERN, AmountField, text
 from web.validation import N_, SCHEMA_MESSAGES, OneOf, fail, messages
 
 REASONS = [r.value for r in RefundReason]
@@ -27,7 +27,7 @@ class RefundRequestSchema(Schema):
         error_messages=messages(invalid=N_("Not a valid amount.")),
         metadata={
             "type": ["number", "string"],
-            "pattern": AMOUNT_PATTERN,
+            "pattern": DOCUMENTED_AMOUNT_PATTERN,
             "exclusiveMinimum": 0,
             "description": "Greater than 0, at most the currency's decimals; default: all that "
             "is still refundable.",

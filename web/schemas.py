@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import get_currency_name
+from babel.numbers import get_currency_name, list_currencies
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validates_schema
 
 from payments import money
@@ -19,6 +19,24 @@ MAX_AMOUNT = money.maximum("KWD")  # no currency with fewer decimals goes above 
 AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$"
 CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
+# What the document says of an amount string: the validation's pattern, and not zero (a
+# lookahead for a non-zero digit; JSON Schema's regexes are ECMA-262's, which have it).
+DOCUMENTED_AMOUNT_PATTERN = r"^(?=[0-9.]*[1-9])[0-9]+(\.[0-9]+)?$"
+
+
+def known_currencies() -> list[str]:
+    """The ISO 4217 codes `currency_code` accepts (Babel's data)."""
+    return sorted(c for c in list_currencies() if get_currency_name(c, locale="en") != c)
+
+
+def documented_currency_pattern() -> str:
+    """A case-insensitive pattern of exactly the known codes, as the document states it (the
+    API takes them in any case; ECMA-262 regexes have no inline flag, so a class per letter),
+    or blank (the default currency: BLANK_IS_ABSENT)."""
+    letters = ("".join(f"[{ch}{ch.lower()}]" for ch in code) for code in known_currencies())
+    return "^(|" + "|".join(letters) + ")$"
+
+
 BLANK_IS_ABSENT = ("event_image_url", "user_language", "currency")
 
 
@@ -84,7 +102,7 @@ class PaymentRequestSchema(Schema):
         error_messages=messages(invalid=N_("Must be a number or a decimal string.")),
         metadata={
             "type": ["number", "string"],
-            "pattern": AMOUNT_PATTERN,
+            "pattern": DOCUMENTED_AMOUNT_PATTERN,
             "exclusiveMinimum": 0,
             "maximum": float(MAX_AMOUNT),
             "description": "Greater than 0, at most the currency's ISO 4217 decimals (2 for "
@@ -111,13 +129,19 @@ class PaymentRequestSchema(Schema):
         allow_none=True,
         validate=[Length(max=64), Regexp(LANGUAGE_PATTERN, error=N_("Not a valid language tag."))],
         error_messages=messages(),
-        metadata={"description": "BCP 47 tag; else Accept-Language's best match; else en."},
+        metadata={
+            "description": "BCP 47 tag; else (or blank) Accept-Language's best match; else en.",
+            "pattern": f"^(|{LANGUAGE_PATTERN[1:-1]})$",  # blank is absent (BLANK_IS_ABSENT)
+        },
     )
     currency = fields.String(
         allow_none=True,
         validate=[Regexp(CURRENCY_PATTERN, error=N_("Not a valid currency code.")), currency_code],
         error_messages=messages(),
-        metadata={"description": "ISO 4217 code; default DEFAULT_CURRENCY."},
+        metadata={
+            "description": "ISO 4217 code, in any case; default DEFAULT_CURRENCY.",
+            "pattern": documented_currency_pattern(),
+        },
     )
 
     def __init__(self, default_currency: str = "USD", **kwargs: Any) -> None:

@@ -113,6 +113,7 @@ def test_filters_by_status_email_and_creation_time(
         ("created[gte]=yesterday", "created[gte]"),
         ("created[lt]=2026-12-06T10:00:00", "created[lt]"),
         ("colour=red", "colour"),
+        ("event_id=evt%00nul", "event_id"),  # PostgreSQL cannot hold a NUL: refused, not a 500
         ("limit=2&limit=3", "limit"),
     ],
 )

@@ -127,3 +127,23 @@ def test_every_operation_has_a_tag_an_id_and_uuid_ids() -> None:
         for parameter in operation["parameters"]:
             if parameter["name"] in ("payment_id", "refund_id"):
                 assert parameter["schema"]["format"] == "uuid"
+
+
+def test_the_document_refuses_what_the_api_refuses_zero_amounts_and_unknown_currencies() -> None:
+    """A client generated from the document must not accept what the API rejects (issue 30:
+    Schemathesis found `event_amount: "0"` and `currency: "AAA"` schema-valid)."""
+    import re
+
+    from web.schemas import documented_currency_pattern, known_currencies
+
+    document = json.loads((ROOT / "docs/openapi.json").read_text(encoding="utf-8"))
+    request = document["components"]["schemas"]["PaymentRequest"]["properties"]
+    amount, currency = request["event_amount"]["pattern"], request["currency"]["pattern"]
+    assert currency == documented_currency_pattern()
+    for refused in ("0", "0.00", "00", "0.0"):
+        assert not re.fullmatch(amount, refused), refused
+    for accepted in ("1", "0.5", "125.50", "10"):
+        assert re.fullmatch(amount, accepted), accepted
+    assert not re.fullmatch(currency, "AAA") and not re.fullmatch(currency, "US")
+    assert all(re.fullmatch(currency, c) for c in ("BRL", "brl", "bRl", "JPY", ""))
+    assert all(re.fullmatch(currency, c) for c in known_currencies())
