@@ -11,7 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app
 
-from web import auth
+from web import auth, examples
 from web.idempotency import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER
 from web.listing import PaymentListQuerySchema, RefundListQuerySchema
 from web.problems import ProblemSchema
@@ -115,13 +115,16 @@ def build_spec(secured: bool) -> dict[str, Any]:
         plugins=[MarshmallowPlugin()],
         info={"description": "Payments for event tickets. Errors are RFC 9457 problems."},
     )
-    spec.components.schema("PaymentRequest", schema=PaymentRequestSchema)
-    spec.components.schema("Refund", schema=RefundResourceSchema)  # before Payment: nested
-    spec.components.schema("Payment", schema=PaymentResourceSchema)
-    spec.components.schema("RefundRequest", schema=RefundRequestSchema)
-    spec.components.schema("CancellationRequest", schema=CancellationRequestSchema)
-    spec.components.schema("Cancellation", schema=CancellationResourceSchema)
-    spec.components.schema("Problem", schema=ProblemSchema)
+    for name, schema in (
+        ("PaymentRequest", PaymentRequestSchema),
+        ("Refund", RefundResourceSchema),  # before Payment: nested in it
+        ("Payment", PaymentResourceSchema),
+        ("RefundRequest", RefundRequestSchema),
+        ("CancellationRequest", CancellationRequestSchema),
+        ("Cancellation", CancellationResourceSchema),
+        ("Problem", ProblemSchema),
+    ):
+        spec.components.schema(name, {"example": examples.COMPONENTS[name]}, schema=schema)
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     language = {
         "in": "header",
@@ -215,6 +218,12 @@ def _list_operation(
             "url": {"type": "string"},
             "has_more": {"type": "boolean"},
             "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+        },
+        "example": {
+            "object": "list",
+            "url": "/payments" if item == "Payment" else "/refunds",
+            "has_more": True,
+            "data": [examples.COMPONENTS[item]],
         },
     }
     return {
@@ -327,15 +336,17 @@ def _refund_paths(
 
 
 def _operations(spec: APISpec) -> None:
-    status = {"type": "object", "properties": {"status": {"type": "string"}}}
-    ok = {"content": {"application/json": {"schema": status}}}
+    def ok(example: dict[str, str]) -> dict[str, Any]:
+        status = {"type": "object", "properties": {"status": {"type": "string"}}}
+        return {"content": {"application/json": {"schema": {**status, "example": example}}}}
+
     spec.path(
         path="/healthz",
         operations={
             "get": {
                 "operationId": "getLiveness",
                 "summary": "Liveness",
-                "responses": {"200": {"description": "Up", **ok}},
+                "responses": {"200": {"description": "Up", **ok({"status": "ok"})}},
             }
         },
     )
@@ -346,7 +357,10 @@ def _operations(spec: APISpec) -> None:
                 "operationId": "getReadiness",
                 "summary": "Readiness: PostgreSQL and Redis answer",
                 "responses": {
-                    "200": {"description": "Ready", **ok},
+                    "200": {
+                        "description": "Ready",
+                        **ok({"status": "ready", "postgresql": "up", "redis": "up"}),
+                    },
                     "503": _problem("Not ready; `detail` names what is down."),
                 },
             }

@@ -147,3 +147,34 @@ def test_the_document_refuses_what_the_api_refuses_zero_amounts_and_unknown_curr
     assert not re.fullmatch(currency, "AAA") and not re.fullmatch(currency, "US")
     assert all(re.fullmatch(currency, c) for c in ("BRL", "brl", "bRl", "JPY", ""))
     assert all(re.fullmatch(currency, c) for c in known_currencies())
+
+
+def _schema_of(document: dict, media: dict) -> dict:
+    schema = media["schema"]
+    if "$ref" in schema:
+        return dict(document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]])
+    return dict(schema)
+
+
+def test_every_request_and_response_has_an_example_that_fits_its_schema() -> None:
+    import jsonschema_rs
+
+    document = json.loads((ROOT / "docs/openapi.json").read_text(encoding="utf-8"))
+    bodies = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            request = operation.get("requestBody", {}).get("content", {})
+            bodies += [(where + " request", media) for media in request.values()]
+            for status, response in operation["responses"].items():
+                content = response.get("content", {})
+                bodies += [(f"{where} {status}", media) for media in content.values()]
+    assert len(bodies) > 40
+    for where, media in bodies:
+        schema = _schema_of(document, media)
+        assert "example" in schema, f"no example for {where}"
+        rooted = {**schema, "components": document["components"]}
+        errors = [
+            e.message for e in jsonschema_rs.validator_for(rooted).iter_errors(schema["example"])
+        ]
+        assert errors == [], (where, errors)
