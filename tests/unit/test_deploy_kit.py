@@ -113,10 +113,15 @@ def test_grafana_is_provisioned_with_the_datasource_and_the_dashboard(
         (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text()
     )["datasources"][0]
     assert datasource["url"] == "http://prometheus:9090"
+    # The datasource is a variable (any Prometheus of the Grafana it is imported into), its
+    # type the provisioned one's.
+    (variable,) = deploy_kit.dashboard()["templating"]["list"]
+    assert variable["type"] == "datasource" and variable["query"] == datasource["type"]
     panels = deploy_kit.panels()
     for panel in panels:
-        assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel
         assert panel["targets"] and all(t["expr"].strip() for t in panel["targets"])
+        assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
     ids = [p["id"] for p in deploy_kit.dashboard()["panels"]]
     assert len(ids) == len(set(ids))
 
@@ -148,3 +153,11 @@ def test_every_alert_links_a_runbook_section_that_exists() -> None:
         path, _, anchor = url.partition("#")
         assert path == "docs/runbook.md" and anchor in sections, (rule["alert"], url)
     assert len(sections) == len(deploy_kit.rules())  # no section for an alert that is gone
+
+
+def test_processes_up_is_red_unless_every_target_answers() -> None:
+    """The stat is the share of targets up, green only at 100% (it used to be green at 0)."""
+    (panel,) = [p for p in deploy_kit.panels() if p["title"] == "Processes up"]
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert steps[0]["color"] == "red" and steps[-1] == {"color": "green", "value": 1}
+    assert "or vector(0)" in panel["targets"][0]["expr"]  # no target at all: 0, red
