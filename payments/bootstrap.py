@@ -22,7 +22,7 @@ from payments.api_keys import KeyRing
 from payments.config import Settings
 from payments.db.engine import make_engine
 from payments.horizon import Positions
-from payments.ports import EmailRenderer, Gateway, Mailer, Publisher
+from payments.ports import EmailRenderer, Gateway, Mailer, Publisher, RefundEmailRenderer
 from payments.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -159,11 +159,11 @@ class Container:
         return FlaskRenderer(self.mail_app)
 
     @cached_property
-    def refund_renderer(self) -> Any:
-        """Renders a finished refund's e-mail in its payment's language."""
-        from payments.adapters.email_renderer import RefundEmailRenderer
+    def refund_renderer(self) -> RefundEmailRenderer:
+        """Renders a refund's e-mail in its payment's language."""
+        from payments.adapters import email_renderer
 
-        return RefundEmailRenderer(self.mail_app)
+        return email_renderer.RefundEmailRenderer(self.mail_app)
 
     @cached_property
     def mailer(self) -> Mailer:

@@ -47,6 +47,13 @@ class EmailRenderer(Protocol):
         ...
 
 
+class RefundEmailRenderer(Protocol):
+    def __call__(self, payment: Payment, kind: str, refund: Refund) -> Email:
+        """The e-mail of `kind` ('refund_confirmed', 'refund_failed', 'refund_delayed') about
+        a refund of `payment`, in the payment's language."""
+        ...
+
+
 class Mailer(Protocol):
     def send(self, email: Email) -> str:
         """Hand the e-mail to the SMTP server; return its Message-ID once accepted."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from payments.domain.model import Payment
@@ -25,7 +25,7 @@ from payments.domain.refund import (
     RefundStatus,
 )
 from payments.errors import AlreadyDone, NotFound, NotReady
-from payments.ports import Gateway, Mailer, UnitOfWork
+from payments.ports import Gateway, Mailer, RefundEmailRenderer, UnitOfWork
 from payments.uow import SqlUnitOfWork
 
 U = TypeVar("U", bound=SqlUnitOfWork)
@@ -170,12 +170,9 @@ def refund_email_kind(refund: Refund) -> str:
     return CONFIRMED if refund.status is RefundStatus.SUCCEEDED else FAILED
 
 
-RefundRenderer = Callable[[Payment, str, Refund], Any]
-
-
 def notify_refund(
     uow: SqlUnitOfWork,
-    render: RefundRenderer,
+    render: RefundEmailRenderer,
     mailer: Mailer,
     refund_id: UUID,
     delay_notice_after: timedelta | None = None,
