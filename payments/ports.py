@@ -108,13 +108,40 @@ class Repository(Protocol):
 
 
 class RefundStore(Protocol):
-    """What the payments' own use cases need of refunds: an event's cancellation."""
+    """Refunds on the unit of work's transaction: what the refund use cases (request, the
+    gateway's outcome, retries, the e-mails) and the payments' own (an event's cancellation)
+    need. The cancellation batches' set-wise reads stay on the SQL store."""
 
     def cancelled(self, event_id: str) -> bool:
         """Whether the event is cancelled, under its shared lock until the transaction ends."""
         ...
 
-    def add(self, refund: Refund) -> None: ...
+    def add(self, refund: Refund) -> None:
+        """A new refund (a second cancellation refund of one payment: AlreadyDone)."""
+        ...
+
+    def get(self, refund_id: UUID, lock: bool = False) -> Refund | None:
+        """The refund, optionally locked until the transaction ends."""
+        ...
+
+    def save(self, refund: Refund) -> None:
+        """Write its status (PENDING again: its outcome e-mail is owed anew)."""
+        ...
+
+    def of_payment(self, payment_id: UUID) -> list[Refund]:
+        """The payment's refunds, oldest first."""
+        ...
+
+    def email_sent(self, refund_id: UUID, kind: str) -> bool: ...
+
+    def record_email(self, refund_id: UUID, kind: str, message_id: str, outcome: bool) -> None:
+        """An e-mail of `kind` the SMTP server accepted (an `outcome` one ends what the
+        self-healing sweep owes the refund)."""
+        ...
+
+    def schedule_attempt(self, refund_id: UUID, at: datetime) -> None:
+        """When the gateway will be asked again for this PENDING refund."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from payments.errors import AlreadyDone, NotFound, NotReady
 from payments.ports import Gateway, Mailer, RefundEmailRenderer, UnitOfWork
 from payments.uow import SqlUnitOfWork
 
-U = TypeVar("U", bound=SqlUnitOfWork)
+U = TypeVar("U", bound=UnitOfWork)
 CANCELLATION_BATCH = 500
 
 CONFIRMED, FAILED, DELAYED = "refund_confirmed", "refund_failed", "refund_delayed"
@@ -57,7 +57,7 @@ def request_refund(
 
 
 def refund_through_gateway(
-    uow: SqlUnitOfWork, gateway: Gateway, refund_id: UUID
+    uow: UnitOfWork, gateway: Gateway, refund_id: UUID
 ) -> RefundStatus | None:
     """Ask the gateway to refund a PENDING refund (the refund id is its idempotency key) and
     record SUCCEEDED; None if it was finished already. `TransientGatewayError` propagates."""
@@ -72,7 +72,7 @@ def refund_through_gateway(
     return RefundStatus.SUCCEEDED if finish_refund(uow, refund_id, None) else None
 
 
-def finish_refund(uow: SqlUnitOfWork, refund_id: UUID, failure: RefundFailure | None) -> bool:
+def finish_refund(uow: UnitOfWork, refund_id: UUID, failure: RefundFailure | None) -> bool:
     """SUCCEEDED (no `failure`) or FAILED, with its event; False if it was finished already.
     A failed refund's amount becomes refundable again."""
     try:
@@ -92,7 +92,7 @@ def finish_refund(uow: SqlUnitOfWork, refund_id: UUID, failure: RefundFailure | 
     return True
 
 
-def _locked(uow: SqlUnitOfWork, refund_id: UUID) -> tuple[Payment, Refund]:
+def _locked(uow: UnitOfWork, refund_id: UUID) -> tuple[Payment, Refund]:
     """The refund and its payment, both locked FOR UPDATE, the payment first (the order every
     change of a payment's refunds takes, so that two never wait on each other)."""
     found = uow.refunds.get(refund_id)
@@ -104,7 +104,7 @@ def _locked(uow: SqlUnitOfWork, refund_id: UUID) -> tuple[Payment, Refund]:
     return payment, refund
 
 
-def give_up_refund(uow: SqlUnitOfWork, refund_id: UUID) -> bool:
+def give_up_refund(uow: UnitOfWork, refund_id: UUID) -> bool:
     """FAILED with `gateway_unavailable` once the gateway's retries ran out."""
     return finish_refund(uow, refund_id, RefundFailure.GATEWAY_UNAVAILABLE)
 
@@ -119,7 +119,7 @@ class Retry(StrEnum):
 
 
 def retry_refund_later(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     refund_id: UUID,
     delay: timedelta,
     retry_for: timedelta,
@@ -150,7 +150,7 @@ def retry_refund_later(
     return Retry.GAVE_UP if give_up_refund(uow, refund_id) else Retry.FINISHED
 
 
-def retry_failed(uow: SqlUnitOfWork, refund_id: UUID) -> Refund | None:
+def retry_failed(uow: UnitOfWork, refund_id: UUID) -> Refund | None:
     """A new attempt at a FAILED refund under the same id (and so the same idempotency key at
     the gateway): PENDING again with its refund.pending event; None when it is not FAILED
     (finished, or retried already). NotFound, or ExceedsRefundable when the payment no
@@ -171,7 +171,7 @@ def refund_email_kind(refund: Refund) -> str:
 
 
 def notify_refund(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     render: RefundEmailRenderer,
     mailer: Mailer,
     refund_id: UUID,
@@ -201,16 +201,16 @@ def notify_refund(
     return message_id
 
 
-def _delayed(uow: SqlUnitOfWork, refund: Refund, after: timedelta) -> bool:
+def _delayed(uow: UnitOfWork, refund: Refund, after: timedelta) -> bool:
     return uow.clock() - refund.created_at >= after
 
 
-def find_refund(uow: SqlUnitOfWork, refund_id: UUID) -> Refund | None:
+def find_refund(uow: UnitOfWork, refund_id: UUID) -> Refund | None:
     with uow:
         return uow.refunds.get(refund_id)
 
 
-def refunds_of(uow: SqlUnitOfWork, payment_id: UUID) -> list[Refund]:
+def refunds_of(uow: UnitOfWork, payment_id: UUID) -> list[Refund]:
     with uow:
         return uow.refunds.of_payment(payment_id)
 

@@ -55,6 +55,8 @@ class MemoryStore:
     outbox: list[OutboxMessage] = field(default_factory=list)
     redriven: set[UUID] = field(default_factory=set)
     refunds: dict[UUID, Refund] = field(default_factory=dict)
+    refund_emails: dict[tuple[UUID, str], str] = field(default_factory=dict)
+    refund_attempts: dict[UUID, datetime] = field(default_factory=dict)
     cancellations: dict[str, Cancellation] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], KeyRecord] = field(default_factory=dict)
 
@@ -195,8 +197,38 @@ class MemoryRefunds:
         return event_id in self.data.cancellations
 
     def add(self, refund: Refund) -> None:
+        if refund.by_cancellation and any(
+            r.by_cancellation and r.payment_id == refund.payment_id
+            for r in self.data.refunds.values()
+        ):
+            raise AlreadyDone(f"cancellation refund of payment {refund.payment_id}")
         self.data.refunds[refund.id] = _stored(refund)
         self.seen.append(refund)
+
+    def get(self, refund_id: UUID, lock: bool = False) -> Refund | None:
+        """The refund (`lock` is not modelled: the integration tier has the locks)."""
+        found = self.data.refunds.get(refund_id)
+        if found is None:
+            return None
+        refund = copy.deepcopy(found)
+        self.seen.append(refund)
+        return refund
+
+    def save(self, refund: Refund) -> None:
+        self.data.refunds[refund.id] = _stored(refund)
+
+    def of_payment(self, payment_id: UUID) -> list[Refund]:
+        found = [r for r in self.data.refunds.values() if r.payment_id == payment_id]
+        return [copy.deepcopy(r) for r in sorted(found, key=lambda r: (r.created_at, r.id))]
+
+    def email_sent(self, refund_id: UUID, kind: str) -> bool:
+        return (refund_id, kind) in self.data.refund_emails
+
+    def record_email(self, refund_id: UUID, kind: str, message_id: str, outcome: bool) -> None:
+        self.data.refund_emails.setdefault((refund_id, kind), message_id)
+
+    def schedule_attempt(self, refund_id: UUID, at: datetime) -> None:
+        self.data.refund_attempts[refund_id] = at
 
 
 def _stored(aggregate: A) -> A:
