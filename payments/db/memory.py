@@ -79,12 +79,7 @@ class MemoryRepository:
         self.seen.append(payment)
 
     def get_payment(self, payment_id: UUID, lock: bool = False) -> Payment | None:
-        found = self.data.payments.get(payment_id)
-        if found is None:
-            return None
-        payment = copy.deepcopy(found)
-        self.seen.append(payment)
-        return payment
+        return _loaded(self.data.payments.get(payment_id), self.seen)
 
     def save_payment(self, payment: Payment) -> None:
         self.data.payments[payment.id] = _stored(payment)
@@ -207,12 +202,7 @@ class MemoryRefunds:
 
     def get(self, refund_id: UUID, lock: bool = False) -> Refund | None:
         """The refund (`lock` is not modelled: the integration tier has the locks)."""
-        found = self.data.refunds.get(refund_id)
-        if found is None:
-            return None
-        refund = copy.deepcopy(found)
-        self.seen.append(refund)
-        return refund
+        return _loaded(self.data.refunds.get(refund_id), self.seen)
 
     def save(self, refund: Refund) -> None:
         self.data.refunds[refund.id] = _stored(refund)
@@ -229,6 +219,16 @@ class MemoryRefunds:
 
     def schedule_attempt(self, refund_id: UUID, at: datetime) -> None:
         self.data.refund_attempts[refund_id] = at
+
+
+def _loaded(stored: A | None, seen: list[Any]) -> A | None:
+    """A working copy of a stored aggregate, seen by the unit of work (its events collected
+    on commit); None when there is none."""
+    if stored is None:
+        return None
+    aggregate = copy.deepcopy(stored)
+    seen.append(aggregate)
+    return aggregate
 
 
 def _stored(aggregate: A) -> A:
