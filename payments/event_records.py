@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from payments.config import Topics
@@ -126,3 +126,24 @@ def kafka_headers(message: OutboxMessage) -> list[tuple[str, bytes]]:
         ("ce_time", message.occurred_at.isoformat().replace("+00:00", "Z").encode()),
         ("content-type", b"application/json"),
     ]
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, in UTC."""
+    return datetime.now(UTC)
+
+
+def collect_messages(seen: list[Any], topics: Topics, now: datetime) -> list[OutboxMessage]:
+    """Drain the events of every aggregate seen, as outbox messages (a transaction's or a
+    refund's events carry their payment's details: it was loaded in the same unit of work)."""
+    payments = {a.id: a for a in seen if isinstance(a, Payment)}
+    messages: list[OutboxMessage] = []
+    for aggregate in seen:
+        if isinstance(aggregate, Payment):
+            payment: Payment | None = aggregate
+        else:
+            payment = payments.get(getattr(aggregate, "payment_id", None))  # type: ignore[arg-type]
+        while aggregate.events:
+            event = aggregate.events.pop(0)
+            messages.append(to_message(event, payment, topics, now, aggregate))
+    return messages

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -19,29 +18,7 @@ from payments.db import outbox_store
 from payments.db.idempotency_store import SqlIdempotencyStore
 from payments.db.refunds import SqlRefunds
 from payments.db.repository import SqlRepository
-from payments.domain.model import Payment
-from payments.event_records import OutboxMessage, to_message
-
-
-def utcnow() -> datetime:
-    """Timezone-aware now, in UTC."""
-    return datetime.now(UTC)
-
-
-def collect_messages(seen: list[Any], topics: Topics, now: datetime) -> list[OutboxMessage]:
-    """Drain the events of every aggregate seen, as outbox messages (a transaction's or a
-    refund's events carry their payment's details: it was loaded in the same unit of work)."""
-    payments = {a.id: a for a in seen if isinstance(a, Payment)}
-    messages: list[OutboxMessage] = []
-    for aggregate in seen:
-        if isinstance(aggregate, Payment):
-            payment: Payment | None = aggregate
-        else:
-            payment = payments.get(getattr(aggregate, "payment_id", None))  # type: ignore[arg-type]
-        while aggregate.events:
-            event = aggregate.events.pop(0)
-            messages.append(to_message(event, payment, topics, now, aggregate))
-    return messages
+from payments.event_records import OutboxMessage, collect_messages, utcnow
 
 
 class SqlUnitOfWork:

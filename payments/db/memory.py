@@ -24,9 +24,8 @@ from payments.db.repository import Progress
 from payments.domain.model import Payment, Status, Transaction
 from payments.domain.refund import Cancellation, Refund
 from payments.errors import AlreadyDone
-from payments.event_records import OutboxMessage
+from payments.event_records import OutboxMessage, collect_messages, utcnow
 from payments.ports import StoredKey
-from payments.uow import collect_messages, utcnow
 
 A = TypeVar("A", Payment, Transaction, Refund)
 

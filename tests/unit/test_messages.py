@@ -9,8 +9,7 @@ from decimal import Decimal
 from payments.config import Topics
 from payments.domain import events
 from payments.domain.model import Payment, Reason
-from payments.event_records import kafka_headers, to_message
-from payments.uow import collect_messages
+from payments.event_records import collect_messages, kafka_headers, to_message
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
