@@ -70,17 +70,14 @@ class Topics:
         ]
 
     def bridged(self) -> list[str]:
-        """The topics the bridge consumes into actors (contract section 5); the rest are
-        published for the platform only."""
-        return [
-            self.payment_created,
-            self.payment_succeeded,
-            self.payment_failed,
-            self.refund_pending,
-            self.refund_succeeded,
-            self.refund_failed,
-            self.event_cancelled,
-        ]
+        """The topics the bridge consumes into actors (contract section 5); the transaction
+        ones are published for the platform only."""
+        platform_only = {
+            self.transaction_created,
+            self.transaction_succeeded,
+            self.transaction_failed,
+        }
+        return [t for t in self.all() if t not in platform_only]
 
 
 DEV_IDEMPOTENCY_SECRET = "development-only-idempotency-secret"  # noqa: S105 (a dev default)

@@ -33,7 +33,7 @@ from web.validation import (
     OneOf,
     Range,
     fail,
-    field_errors,
+    invalid_body,
     messages,
 )
 
@@ -123,13 +123,7 @@ def _query(schema: Schema) -> dict[str, Any]:
 
 
 def invalid_query(messages_by_field: Any) -> Problem:
-    return Problem(
-        422,
-        "validation-error",
-        gettext("Validation failed"),
-        gettext("The query has invalid parameters."),
-        errors=field_errors(messages_by_field),
-    )
+    return invalid_body(messages_by_field, gettext("The query has invalid parameters."))
 
 
 def _page(query: dict[str, Any]) -> pages.PageRequest:

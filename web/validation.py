@@ -124,12 +124,13 @@ def field_errors(messages_by_field: Any) -> list[dict[str, str]]:
     return errors
 
 
-def invalid_body(messages_by_field: Any) -> Problem:
-    """The 422 problem of a request body that failed validation, naming each field."""
+def invalid_body(messages_by_field: Any, detail: str | None = None) -> Problem:
+    """The 422 problem of a request body (or, with its own `detail`, a query) that failed
+    validation, naming each field."""
     return Problem(
         422,
         "validation-error",
         gettext("Validation failed"),
-        gettext("The request body has invalid fields."),
+        detail or gettext("The request body has invalid fields."),
         errors=field_errors(messages_by_field),
     )
