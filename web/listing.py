@@ -1,8 +1,9 @@
 """GET /payments and GET /refunds: lists a page at a time, Stripe-shaped.
 
 `{"object": "list", "url": ..., "has_more": ..., "data": [...]}`, newest first; `limit` 1..100
-(20), `starting_after` / `ending_before` an id of the list (one of them). Query parameters
-are validated like bodies: a 422 problem naming each bad one, an unknown one included.
+(20), `starting_after` / `ending_before` an id of the list (both: the items between them).
+Query parameters are validated like bodies: a 422 problem naming each bad one, an unknown one
+included.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 from flask_babel import gettext
-from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields
 
 from payments import listing
 from payments.api_keys import Scope
@@ -32,7 +33,7 @@ from web.validation import (
     Msg,
     OneOf,
     Range,
-    fail,
+    field_errors,
     invalid_body,
     messages,
 )
@@ -63,17 +64,15 @@ class PageQuerySchema(Schema):
     )
     ending_before = fields.UUID(
         error_messages=messages(invalid=N_("Must be a UUID.")),
-        metadata={"description": "The page before this item (the first of the page after)."},
+        metadata={
+            "description": "The page before this item (the first of the page after); with "
+            "starting_after, the items between the two."
+        },
     )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.error_messages = {**self.error_messages, **SCHEMA_MESSAGES}
-
-    @validates_schema
-    def _one_cursor(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("starting_after") and data.get("ending_before"):
-            raise fail(N_("Give starting_after or ending_before, not both."), "ending_before")
 
 
 class PaymentListQuerySchema(PageQuerySchema):
@@ -133,8 +132,15 @@ def _page(query: dict[str, Any]) -> pages.PageRequest:
 
 
 def _unknown_cursor(query: dict[str, Any]) -> Problem:
+    """A cursor naming no item of the list: as for any unknown id, a 404 (naming it)."""
     name = "starting_after" if query.get("starting_after") else "ending_before"
-    return invalid_query({name: [Msg(N_("No item of this list has this id."))]})
+    return Problem(
+        404,
+        "not-found",
+        gettext("Not found"),
+        gettext("No item of this list has this id."),
+        errors=field_errors({name: [Msg(N_("No item of this list has this id."))]}),
+    )
 
 
 def _list(url: str, has_more: bool, data: list[dict[str, Any]]) -> dict[str, Any]:

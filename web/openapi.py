@@ -49,8 +49,9 @@ ERRORS = {
     "address, shared by every API process); `Retry-After` says when to try again.",
     "422": "Validation failed (`errors` names each field), or the Idempotency-Key was "
     "reused with a different body (type ending `idempotency-key-reused`).",
-    "422-query": "A query parameter is not valid, unknown or given twice, or a cursor names no "
-    "item of the list (`errors` names each parameter).",
+    "404-cursor": "`starting_after` or `ending_before` names no item of the list.",
+    "422-query": "A query parameter is not valid, unknown or given twice (`errors` names each "
+    "parameter).",
     "500": "Unexpected error; `request_id` names the log line.",
     "503": "The database is unreachable.",
 }
@@ -235,7 +236,7 @@ def _list_operation(
                 "description": "A page of the list.",
                 "content": {"application/json": {"schema": page}},
             },
-            **_errors(*auth_errors, "422-query", "429", "500", "503"),
+            **_errors(*auth_errors, "404-cursor", "422-query", "429", "500", "503"),
         },
         **auth,
     }

@@ -25,22 +25,26 @@ from payments.errors import UnknownCursor
 
 
 def _paged(conn: Connection, table: Table, query: Any, page: PageRequest) -> list[Any]:
-    """`query` limited to the page, in the cursor's direction (`limit + 1` rows)."""
+    """`query` limited to the page, in its direction (`limit + 1` rows): after
+    `starting_after`, before `ending_before`, or between the two."""
     key = tuple_(table.c.created_at, table.c.id)
-    cursor = page.starting_after or page.ending_before
-    if cursor is not None:
-        created = conn.execute(select(table.c.created_at).where(table.c.id == cursor)).scalar()
-        if created is None:
-            raise UnknownCursor(str(cursor))
-        if page.starting_after is not None:
-            query = query.where(key < tuple_(created, cursor))
-        else:
-            query = query.where(key > tuple_(created, cursor))
+    if page.starting_after is not None:
+        query = query.where(key < _position(conn, table, page.starting_after))
     if page.ending_before is not None:
+        query = query.where(key > _position(conn, table, page.ending_before))
+    if page.backwards:
         query = query.order_by(table.c.created_at.asc(), table.c.id.asc())
     else:
         query = query.order_by(table.c.created_at.desc(), table.c.id.desc())
     return list(conn.execute(query.limit(page.limit + 1)))
+
+
+def _position(conn: Connection, table: Table, cursor: UUID) -> Any:
+    """(created_at, id) of the cursor's row; UnknownCursor when there is none."""
+    created = conn.execute(select(table.c.created_at).where(table.c.id == cursor)).scalar()
+    if created is None:
+        raise UnknownCursor(str(cursor))
+    return tuple_(created, cursor)
 
 
 def payments_page(conn: Connection, where: PaymentFilter, page: PageRequest) -> list[Payment]:

@@ -27,8 +27,12 @@ class PageRequest:
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
             raise ValueError(f"limit must be 1..{MAX_LIMIT}")
-        if self.starting_after is not None and self.ending_before is not None:
-            raise ValueError("starting_after and ending_before exclude each other")
+
+    @property
+    def backwards(self) -> bool:
+        """Read oldest first, from just before `ending_before` (the page before it); with
+        both cursors the page is the window between them, read from `starting_after`."""
+        return self.ending_before is not None and self.starting_after is None
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,6 @@ def trim(rows: list[T], page: PageRequest) -> Page[T]:
     """Rows read `limit + 1` in the cursor's direction -> the page, newest first."""
     has_more = len(rows) > page.limit
     rows = rows[: page.limit]
-    if page.ending_before is not None:
+    if page.backwards:
         rows.reverse()  # read oldest first, from just before the cursor
     return Page(rows, has_more)

@@ -16,9 +16,11 @@ def test_a_limit_is_1_to_100(limit: int) -> None:
         PageRequest(limit)
 
 
-def test_one_cursor_at_a_time() -> None:
-    with pytest.raises(ValueError, match="exclude"):
-        PageRequest(10, starting_after=uuid.uuid4(), ending_before=uuid.uuid4())
+def test_both_cursors_make_a_window_read_newest_first() -> None:
+    both = PageRequest(10, starting_after=uuid.uuid4(), ending_before=uuid.uuid4())
+    assert not both.backwards
+    assert trim([9, 8], both).items == [9, 8]
+    assert PageRequest(10, ending_before=uuid.uuid4()).backwards
 
 
 def test_a_page_after_a_cursor_keeps_the_newest_first_and_says_if_more_follow() -> None:
