@@ -54,14 +54,24 @@ PAST_RETENTION = text(
 )
 
 
-# GET /payments pages measured: the newest, one event's, one status's, one fan's (the seed's
-# events are evt-0..evt-1999, its fans fan<n>@history.example).
+# GET /payments pages measured: the newest, one status's, and one event's and one fan's. The
+# event and the fan are the same in both measures (PAGE_SEED: 40 payments of one event and
+# one fan, written before the empty measure): a full page of 20 read off the same 40 rows,
+# alone or among a million.
+PAGE_EVENT, PAGE_FAN = "evt-bench-page", "fan-bench-page@history.example"
 LIST_QUERIES: dict[str, Callable[[random.Random], str]] = {
     "list_newest_ms": lambda rng: "limit=20",
-    "list_event_ms": lambda rng: f"event_id=evt-{rng.randrange(2000)}&limit=20",
+    "list_event_ms": lambda rng: f"event_id={PAGE_EVENT}&limit=20",
     "list_status_ms": lambda rng: "status=FAILED&limit=20",
-    "list_fan_ms": lambda rng: f"user_email=fan{rng.randrange(1, 50)}%40history.example",
+    "list_fan_ms": lambda rng: f"user_email={PAGE_FAN.replace('@', '%40')}&limit=20",
 }
+PAGE_SEED = text("""
+INSERT INTO payments (id, status, user_name, user_email, user_language, event_id, amount,
+    currency, created_at, updated_at, emailed_at)
+SELECT md5('page' || g)::uuid, 'SUCCESS', 'Fan', :fan, 'en', :event, 125.50,
+    'USD', now() - make_interval(secs => g * 60), now(), now()
+FROM generate_series(1, 40) g
+""")
 
 
 def history_id(n: int) -> uuid.UUID:
@@ -318,6 +328,8 @@ def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
     try:
         n = bench.history_payments
         seed(own.database_url, n + 1, n + 50, outbox=False)  # a few to read back when empty
+        with own.engine.begin() as conn:
+            conn.execute(PAGE_SEED, {"fan": PAGE_FAN, "event": PAGE_EVENT})
         empty = measure(own, bench, "empty", [history_id(i) for i in range(n + 1, n + 51)])
         seeded = seed(own.database_url, 1, n)
         with own.engine.connect() as conn:
