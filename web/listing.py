@@ -8,7 +8,8 @@ included.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, request
 from flask_babel import gettext
@@ -39,6 +40,7 @@ from web.validation import (
 )
 
 bp = Blueprint("listing", __name__)
+T = TypeVar("T")
 bp.before_request(auth.require_api_key)
 
 
@@ -147,6 +149,16 @@ def _list(url: str, has_more: bool, data: list[dict[str, Any]]) -> dict[str, Any
     return {"object": "list", "url": url, "has_more": has_more, "data": data}
 
 
+def _read(
+    use_case: Callable[..., pages.Page[T]], where: Any, query: dict[str, Any]
+) -> pages.Page[T]:
+    """One page from a listing use case; a cursor naming no item is its 404."""
+    try:
+        return use_case(container_of(current_app).uow(), where, _page(query))
+    except UnknownCursor:
+        raise _unknown_cursor(query) from None
+
+
 @bp.get("/payments")
 @auth.needs(Scope.PAYMENTS_READ)
 def list_payments() -> Any:
@@ -159,10 +171,7 @@ def list_payments() -> Any:
         created_gte=query.get("created_gte"),
         created_lt=query.get("created_lt"),
     )
-    try:
-        page = listing.list_payments(container_of(current_app).uow(), where, _page(query))
-    except UnknownCursor:
-        raise _unknown_cursor(query) from None
+    page = _read(listing.list_payments, where, query)
     data = [resource(p.payment, p.transaction, p.refunds) for p in page.items]
     return _list("/payments", page.has_more, data)
 
@@ -177,8 +186,5 @@ def list_refunds() -> Any:
         event_id=query.get("event_id"),
         status=RefundStatus(query["status"]) if "status" in query else None,
     )
-    try:
-        page = listing.list_refunds(container_of(current_app).uow(), where, _page(query))
-    except UnknownCursor:
-        raise _unknown_cursor(query) from None
+    page = _read(listing.list_refunds, where, query)
     return _list("/refunds", page.has_more, [refund_resource(r) for r in page.items])

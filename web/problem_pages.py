@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template_string
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
 from web.problems import PROBLEM_TYPE_BASE, Problem
 from web.validation import N_
@@ -154,8 +154,6 @@ PAGE = """<!doctype html>
 
 
 def _lang() -> str:
-    from flask_babel import get_locale
-
     locale = get_locale()
     return locale.language if locale is not None else "en"
 
