@@ -43,7 +43,7 @@ lint: install typecheck
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy payments web tasks outbox bridge ops devstack
+	$(BIN)/mypy payments web tasks outbox bridge ops devstack stripesim
 
 faults: install translations
 	$(BIN)/python -m devstack run -- sh -c 'flask db init && pytest tests/faults $(PYTEST_ARGS)'

@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS transactions (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     CHECK ((status = 'FAILED') = (reason IS NOT NULL))
 );
+-- The gateway's id of the charge (Stripe's PaymentIntent) and the issuer's decline code
+-- (contract section 12). Nullable columns without a default: added without a rewrite.
+ALTER TABLE transactions ADD COLUMN IF NOT EXISTS gateway_reference text;
+ALTER TABLE transactions ADD COLUMN IF NOT EXISTS decline_code text;
 
 -- One row per terminal status change; the unique key is the last guard against a second one.
 CREATE TABLE IF NOT EXISTS status_changes (

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api, cancellation, cpu, e2e, floor, history, relay, report, settings
+from bench import api, cancellation, cpu, e2e, floor, gateway, history, relay, report, settings
 from bench.stack import BenchStack
 
 log = logging.getLogger("bench")
@@ -21,6 +21,7 @@ PHASES = {
     "e2e": e2e.run,
     "skeleton": floor.run,
     "cancel": cancellation.run,
+    "gateway": gateway.run,
     "history": history.run,
 }
 

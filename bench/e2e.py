@@ -29,6 +29,7 @@ from bench import breakdown, cpu, loadgen, profiler
 from bench.payloads import EMAIL_DOMAIN, payment_body, post_request
 from bench.procs import (
     BRIDGE_ARGV,
+    SIMULATOR_ARGV,
     Service,
     api_argv,
     gateway_argv,
@@ -105,7 +106,7 @@ def start(
     backlog an overloaded step leaves behind never slows the next one.
     """
     stack.create_topics(phase)
-    smtp_port, api_port = free_port(), free_port()
+    smtp_port, api_port, gateway_port = free_port(), free_port(), free_port()
     log_dir = stack.log_dir / phase
     log_dir.mkdir(parents=True, exist_ok=True)
     mail_log = log_dir / "mail-receipts.txt"
@@ -115,6 +116,7 @@ def start(
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=str(smtp_port),
         GATEWAY_LATENCY_MS=str(gateway_latency_ms),
+        GATEWAY_URL=f"http://127.0.0.1:{gateway_port}",
         WEB_CONCURRENCY=str(bench.api_workers),
         GUNICORN_THREADS=str(bench.api_threads),
         **env_overrides,
@@ -137,6 +139,7 @@ def start(
     wanted = {"api": argv["api"], **relays, **{n: argv[n] for n in ("bridge", "worker", "gateway")}}
     services = {
         "smtp": Service("smtp", smtp_argv, env, log_dir),
+        "simulator": Service("simulator", SIMULATOR_ARGV, env, log_dir),
         **{name: Service(name, line, env, log_dir) for name, line in wanted.items() if line},
     }
     for service in services.values():
@@ -144,6 +147,7 @@ def start(
     database = make_url(env["DATABASE_URL"]).database or ""
     pipeline = Pipeline(api_port, services, mail_log, database, stack.engine)
     try:
+        wait_ready(services["simulator"], f"{env['GATEWAY_URL']}/_simulator/health")
         wait_ready(services["api"], f"http://127.0.0.1:{api_port}/healthz")
         warm_up(pipeline, phase)
     except BaseException:

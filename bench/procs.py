@@ -3,6 +3,7 @@ its own process group, with their peak memory recorded."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -33,6 +34,8 @@ def relay_argv(bench: BenchSettings) -> list[str]:
 
 
 BRIDGE_ARGV = procfile.argv("bridge")
+# The gateway simulator (a dev/test component, not a Procfile process), at GATEWAY_URL.
+SIMULATOR_ARGV = [str(Path(sys.executable).parent / "flask"), "gateway", "simulator"]
 
 
 class Service(ServiceProcess):

@@ -86,6 +86,18 @@ def targets(results: dict[str, Any]) -> list[list[str]]:
             "POST < 1000 ms",
             _mark(c["post_ms"] < 1000 and c["refunds_in_database"] == c["payments"]),
         ])  # fmt: skip
+    if "gateway" in results:
+        g = results["gateway"]
+        rows.append([
+            f"A charge over HTTP: the stripe library to the simulator ({g['threads']} threads)",
+            f"{g['http_client_cpu_ms']:.2f} ms CPU in the caller + {g['http_simulator_cpu_ms']:.2f}"
+            f" ms in the simulator; {g['http_per_s']:.0f} charges/s, p50 {g['http_p50_ms']:.1f}"
+            f" ms, p99 {g['http_p99_ms']:.1f} ms",
+            f"the rule in process (what it replaced): {g['in_process_cpu_ms']:.3f} ms CPU",
+            "-",
+            "-",
+            "-",
+        ])  # fmt: skip
     if "relay" in results:
         r = results["relay"]
         rows.append([

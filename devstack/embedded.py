@@ -131,6 +131,19 @@ def start_smtp(address: HostPort, launch: Launch) -> Child:
     )
 
 
+def start_simulator(address: HostPort, launch: Launch, env: dict[str, str]) -> Child:
+    """Start the gateway simulator (`flask gateway simulator`) on the address, with the
+    simulator's settings (GATEWAY_LATENCY_MS, GATEWAY_TRANSIENT_FAILURE_RATE) from `env`."""
+    url = f"http://{address.host}:{address.port}"
+    argv = [sys.executable, "-m", "flask", "gateway", "simulator"]
+    env = {**os.environ, **env, "GATEWAY": "simulator", "GATEWAY_URL": url}
+    env.update({"PYTHONUNBUFFERED": "1", "PYTHONPATH": _package_root()})
+    child = spawn("gateway-simulator", argv, env=env, log_file=launch.log_file("simulator"))
+    return await_ready(
+        child, launch, wait_until(lambda: probe.simulator_answers(url), START_TIMEOUT)
+    )
+
+
 def _package_root() -> str:
     """The directory containing the `devstack` package, for child interpreters."""
     root = str(Path(__file__).resolve().parent.parent)

@@ -6,6 +6,7 @@ import logging
 import smtplib
 import socket
 
+from devstack.procs import answers_http
 from devstack.settings import HostPort, libpq_url, url_path_name
 
 TIMEOUT = 2.0
@@ -89,3 +90,8 @@ def smtp_answers(address: HostPort) -> bool:
             return code == 250
     except (OSError, smtplib.SMTPException):
         return False
+
+
+def simulator_answers(url: str) -> bool:
+    """Whether the gateway simulator answers at `url` (its own health path)."""
+    return answers_http(f"{url.rstrip('/')}/_simulator/health")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from payments.config import TOPIC_VARIABLES, Settings
+from payments.config import SIMULATOR_URL, TOPIC_VARIABLES, Settings
 
 _SERVICE = Settings()  # the service's own defaults, written once in payments.config
 DEFAULTS: dict[str, str] = {
@@ -17,6 +17,7 @@ DEFAULTS: dict[str, str] = {
     "KAFKA_BOOTSTRAP_SERVERS": _SERVICE.kafka_bootstrap_servers,
     "MAIL_SERVER": _SERVICE.mail_server,
     "MAIL_PORT": str(_SERVICE.mail_port),
+    "GATEWAY_URL": SIMULATOR_URL,
 }
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", ""})
 

@@ -106,6 +106,11 @@ def _ensure_all(
         address = choose_address(mail_address(config))
         return embedded.start_smtp(address, launch), f"{address.host}:{address.port}"
 
+    def start_simulator() -> tuple[Child, str]:
+        address = choose_address(url_address(config["GATEWAY_URL"], 80, "GATEWAY_URL"))
+        child = embedded.start_simulator(address, launch, dict(config))
+        return child, f"http://{address.host}:{address.port}"
+
     def kafka_ok(servers: str) -> bool:
         return probe.kafka_answers(servers, first_bootstrap(servers))
 
@@ -124,6 +129,12 @@ def _ensure_all(
     found = [mail, registry.effective("MAIL_SERVER", mail) or mail]
     smtp = resolve("MAIL_SERVER", found, smtp_ok, start_smtp, stack)
     values["MAIL_SERVER"], values["MAIL_PORT"] = smtp.rsplit(":", 1)
+    if config.get("GATEWAY", "simulator").strip().lower() == "simulator":
+        url = config["GATEWAY_URL"]
+        found = [url, registry.effective("GATEWAY_URL", url) or url]
+        values["GATEWAY_URL"] = resolve(
+            "GATEWAY_URL", found, probe.simulator_answers, start_simulator, stack
+        )
     topics = [values[name] for name in TOPIC_VARIABLES]
     created = ensure_topics(values["KAFKA_BOOTSTRAP_SERVERS"], topics)
     log(f"kafka topics: created {', '.join(created)}" if created else "kafka topics: all present")

@@ -10,6 +10,7 @@ are replaced by keyword: `bootstrap(settings, gateway=FakeGateway(), mailer=Fake
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,6 @@ import redis
 from sqlalchemy import Engine
 
 from payments import config
-from payments.adapters.gateway import SimulatedGateway
 from payments.api_keys import KeyRing
 from payments.config import Settings
 from payments.db.engine import make_engine
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 # Redis answers every command the service sends (short scripts, pings) in milliseconds; a
 # Redis that stopped answering becomes an error within this many seconds instead of a hang.
 REDIS_TIMEOUT_S = 5
+# Keep-alive connections to the gateway kept per process, at most: as many as the gateway
+# pool's threads (Procfile: GATEWAY_THREADS); a thread beyond it opens one for its call.
+GATEWAY_POOL_SIZE = 150
 
 
 class Container:
@@ -67,11 +70,20 @@ class Container:
 
     @cached_property
     def gateway(self) -> Gateway:
-        """The (simulated) payment gateway."""
-        return self._gateway or SimulatedGateway(
-            self.settings.gateway_latency_ms,
-            float(self.settings.gateway_transient_failure_rate),
-            timeout_ms=self.settings.gateway_timeout_ms,
+        """The payment gateway over Stripe's HTTP API: Stripe, or its simulator (contract
+        section 12). One connection pool for the process's threads; the simulator's search
+        reads its own writes, so an unknown outcome is settled without waiting."""
+        if self._gateway is not None:
+            return self._gateway
+        from payments.adapters.stripe_gateway import STRIPE_SEARCH_LAG, StripeGateway
+
+        settings = self.settings
+        return StripeGateway(
+            settings.gateway_api_key,
+            settings.gateway_base_url,
+            timeout_s=settings.gateway_timeout_ms / 1000,
+            pool_size=GATEWAY_POOL_SIZE,
+            search_lag=STRIPE_SEARCH_LAG if settings.gateway == "stripe" else timedelta(0),
         )
 
     def uow(self) -> SqlUnitOfWork:

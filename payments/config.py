@@ -88,6 +88,10 @@ MAX_GATEWAY_LATENCY_MS = 120_000
 # The longest one gateway call may take (contract section 12), and the most it may be set to.
 DEFAULT_GATEWAY_TIMEOUT_MS = 30_000
 MAX_GATEWAY_TIMEOUT_MS = 120_000
+GATEWAYS = ("simulator", "stripe")
+STRIPE_API_URL = "https://api.stripe.com"
+SIMULATOR_URL = "http://127.0.0.1:12111"  # the port stripe-mock made customary
+SIMULATOR_API_KEY = "sk_test_simulator"  # the simulator takes any test-mode key
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,12 @@ class Settings:
     mail_default_sender: str = "Tickets <no-reply@tickets.example>"
     api_keys: tuple[str, ...] = ()
     default_currency: str = "USD"
+    # The payment gateway (contract section 12): Stripe's API, or the simulator of it.
+    gateway: str = "simulator"
+    gateway_url: str | None = None  # default: SIMULATOR_URL, or Stripe's API for `stripe`
+    stripe_api_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    # The simulator's own behaviour (read by `flask gateway simulator`, not by the service).
     gateway_latency_ms: int = 0
     gateway_transient_failure_rate: Decimal = Decimal("0")
     gateway_timeout_ms: int = DEFAULT_GATEWAY_TIMEOUT_MS
@@ -138,6 +148,18 @@ class Settings:
     def __repr__(self) -> str:
         return f"Settings({self.describe()})"
 
+    @property
+    def gateway_base_url(self) -> str:
+        """Where the gateway's API answers."""
+        if self.gateway_url:
+            return self.gateway_url.rstrip("/")
+        return STRIPE_API_URL if self.gateway == "stripe" else SIMULATOR_URL
+
+    @property
+    def gateway_api_key(self) -> str:
+        """The key the gateway is called with (the simulator takes any test-mode key)."""
+        return self.stripe_api_key or SIMULATOR_API_KEY
+
     def describe(self) -> dict[str, object]:
         """The settings as a dict safe to log: no passwords, keys or credentials in URLs."""
         return {
@@ -147,6 +169,9 @@ class Settings:
             "kafka_group_id": self.kafka_group_id,
             "mail_server": f"{self.mail_server}:{self.mail_port}",
             "api_keys": len(self.api_keys),
+            "gateway": self.gateway,
+            "gateway_url": self.gateway_base_url,
+            "stripe_api_key": "set" if self.stripe_api_key else "unset",
             "gateway_latency_ms": self.gateway_latency_ms,
             "gateway_timeout_ms": self.gateway_timeout_ms,
             "outbox_retention_hours": self.outbox_retention_hours,
@@ -205,6 +230,10 @@ def _is_currency(code: str) -> bool:
     return len(code) == 3 and get_currency_name(code, locale="en") != code
 
 
+def _is_http_url(value: str) -> bool:
+    return str(value).startswith(("http://", "https://"))
+
+
 def _is_rate_limit(value: str) -> bool:
     from limits import parse_many
 
@@ -228,7 +257,7 @@ def _read(env: Env) -> Settings:
     )
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
-    return Settings(
+    settings = Settings(
         database_url=database_url,
         redis_url=env.str(
             "REDIS_URL", d.redis_url, validate=_schemes("redis://", "rediss://", "unix://")
@@ -250,6 +279,16 @@ def _read(env: Env) -> Settings:
             d.default_currency,
             validate=_check(_is_currency, "must be an ISO 4217 code"),
         ),
+        gateway=env.str(
+            "GATEWAY", d.gateway, validate=OneOf(GATEWAYS, error="must be one of {choices}")
+        ),
+        gateway_url=env.str(
+            "GATEWAY_URL",
+            d.gateway_url,
+            validate=_check(_is_http_url, "must be an http:// or https:// URL"),
+        ),
+        stripe_api_key=env.str("STRIPE_API_KEY", d.stripe_api_key),
+        stripe_webhook_secret=env.str("STRIPE_WEBHOOK_SECRET", d.stripe_webhook_secret),
         gateway_latency_ms=env.int(
             "GATEWAY_LATENCY_MS",
             d.gateway_latency_ms,
@@ -305,11 +344,21 @@ def _read(env: Env) -> Settings:
         bridge_metrics_port=env.int("BRIDGE_METRICS_PORT", d.bridge_metrics_port, validate=port),
         metrics_host=env.str("METRICS_HOST", d.metrics_host),
     )
+    if settings.gateway == "stripe" and not settings.stripe_api_key:
+        raise ConfigError(
+            "STRIPE_API_KEY: required when GATEWAY=stripe (a secret or restricted key)"
+        )
+    return settings
 
 
 # Read verbatim: a password may begin or end with a space. Every other value is stripped.
 VERBATIM = frozenset({"MAIL_PASSWORD"})
-NORMALISED = {"DEFAULT_CURRENCY": str.upper, "LOG_FORMAT": str.lower, "LOG_LEVEL": str.upper}
+NORMALISED = {
+    "DEFAULT_CURRENCY": str.upper,
+    "LOG_FORMAT": str.lower,
+    "LOG_LEVEL": str.upper,
+    "GATEWAY": str.lower,
+}
 
 
 def _cleaned(env: Mapping[str, str]) -> dict[str, str]:
@@ -345,6 +394,8 @@ UNSHOWN = frozenset(
         "MAIL_PASSWORD",
         "IDEMPOTENCY_SECRET",
         "API_KEYS",
+        "STRIPE_API_KEY",
+        "STRIPE_WEBHOOK_SECRET",
         "DATABASE_URL",
         "REDIS_URL",
     }

@@ -40,3 +40,38 @@ def places_of(amount: Decimal) -> int:
     """How many decimals `amount` is written with (Decimal('1.50') -> 2)."""
     exponent = amount.as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+# The payment gateway's minor units (contract section 12): Stripe counts most currencies in
+# their ISO 4217 minor units, with two exceptions it keeps as two-decimal values whose
+# decimals are always 00 (ISK and UGX), and it charges three-decimal currencies only in
+# multiples of ten minor units (the last digit must be 0).
+# https://docs.stripe.com/currencies#special-cases
+GATEWAY_TWO_DECIMAL_WHOLE = frozenset({"ISK", "UGX"})
+GATEWAY_ROUNDS_TO_TENS = 3  # the decimals at which Stripe rounds to a multiple of ten
+
+
+def gateway_chargeable(amount: Decimal, currency: str) -> bool:
+    """Whether the gateway can charge `amount` exactly in `currency` (KWD 12.345 it cannot:
+    it would round it to 12.340 or 12.350)."""
+    if decimals(currency) == GATEWAY_ROUNDS_TO_TENS:
+        return amount == amount.quantize(Decimal("0.01"))
+    return True
+
+
+def minor_units(amount: Decimal, currency: str) -> int:
+    """`amount` in the gateway's minor units: USD 125.50 -> 12550, JPY 500 -> 500,
+    KWD 12.340 -> 12340, ISK 500 -> 50000. ValueError when it is not a whole number of them."""
+    code = currency.upper()
+    places = 2 if code in GATEWAY_TWO_DECIMAL_WHOLE else decimals(code)
+    units = amount.scaleb(places)
+    if units != units.to_integral_value():
+        raise ValueError(f"{code} {amount} is not a whole number of minor units")
+    return int(units)
+
+
+def from_minor_units(units: int, currency: str) -> Decimal:
+    """The inverse of `minor_units`, written with the currency's own decimals."""
+    code = currency.upper()
+    places = 2 if code in GATEWAY_TWO_DECIMAL_WHOLE else decimals(code)
+    return exact(Decimal(units).scaleb(-places), code)

@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
@@ -21,15 +22,52 @@ if TYPE_CHECKING:
     from payments.db.repository import Progress
 
 
+@dataclass(frozen=True)
+class Charge:
+    """What the gateway is asked to charge: the transaction id is the idempotency key."""
+
+    transaction_id: UUID
+    payment_id: UUID
+    token: PaymentToken | None
+    amount: Decimal
+    currency: str
+    opened_at: datetime  # when the transaction was opened (the first attempt)
+
+
+@dataclass(frozen=True)
+class RefundOrder:
+    """What the gateway is asked to refund: the refund id is the idempotency key; the charge
+    is named by its gateway reference (or found by its transaction id when it has none)."""
+
+    refund_id: UUID
+    transaction_id: UUID
+    gateway_reference: str | None
+    amount: Decimal
+    currency: str
+
+
+class RefundOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    PENDING = "pending"  # the gateway took it and will finish it later
+    FAILED = "failed"  # the gateway refused it for good
+
+
 class Gateway(Protocol):
-    def charge(
-        self, idempotency_key: UUID, token: PaymentToken | None, amount: Decimal
-    ) -> Decision:
-        """Charge the token; raises `TransientGatewayError` when it may be retried."""
+    def charge(self, charge: Charge) -> Decision:
+        """Charge once per idempotency key; `TransientGatewayError` when the outcome is
+        unknown (retry with the same key), `GatewayRefused` when nothing was charged and no
+        retry of this call can help."""
         ...
 
-    def refund(self, idempotency_key: UUID, amount: Decimal) -> None:
-        """Refund `amount` of the charge, once per key; `TransientGatewayError` to retry."""
+    def resolve(self, charge: Charge) -> Decision:
+        """After the retries ran out with the outcome unknown: make sure no charge of it can
+        succeed any more. The decision of a charge the gateway made (SUCCESS, or FAILED with
+        its reason), else FAILED `gateway_unavailable` once any attempt is cancelled or none
+        exists; `TransientGatewayError` while that cannot be established."""
+        ...
+
+    def refund(self, order: RefundOrder) -> RefundOutcome:
+        """Refund once per key; `TransientGatewayError` to retry with the same key."""
         ...
 
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TypeVar
 from uuid import UUID
 
+from payments.domain.gateway_rule import TransientGatewayError
 from payments.domain.model import Payment
 from payments.domain.refund import (
     Cancellation,
@@ -25,7 +26,14 @@ from payments.domain.refund import (
     RefundStatus,
 )
 from payments.errors import AlreadyDone, NotFound, NotReady
-from payments.ports import Gateway, Mailer, RefundEmailRenderer, UnitOfWork
+from payments.ports import (
+    Gateway,
+    Mailer,
+    RefundEmailRenderer,
+    RefundOrder,
+    RefundOutcome,
+    UnitOfWork,
+)
 from payments.uow import SqlUnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
@@ -60,16 +68,32 @@ def refund_through_gateway(
     uow: UnitOfWork, gateway: Gateway, refund_id: UUID
 ) -> RefundStatus | None:
     """Ask the gateway to refund a PENDING refund (the refund id is its idempotency key) and
-    record SUCCEEDED; None if it was finished already. `TransientGatewayError` propagates."""
-    with uow:
+    record what it answered: SUCCEEDED, or FAILED (`gateway_unavailable`, the contract's one
+    failure reason) when it refused for good; None if it was finished already.
+    `TransientGatewayError` propagates, and `RefundPending` when the gateway took the refund
+    but has not finished it: both mean "ask again later"."""
+    with uow.reading():
         refund = uow.refunds.get(refund_id)
         if refund is None:
             raise NotFound(f"refund {refund_id}")
         if refund.status.terminal:
             return None
-        amount = refund.amount
-    gateway.refund(refund_id, amount)  # outside any database transaction
+        found = uow.repo.payment_with_transaction(refund.payment_id)
+    payment, tx = found if found is not None else (None, None)
+    if payment is None or tx is None:  # a refund exists only for a charged payment
+        raise NotFound(f"the charge of refund {refund_id}")
+    order = RefundOrder(refund_id, tx.id, tx.gateway_reference, refund.amount, payment.currency)
+    outcome = gateway.refund(order)  # outside any database transaction
+    if outcome is RefundOutcome.PENDING:
+        raise RefundPending(f"the gateway has not finished refund {refund_id} yet")
+    if outcome is RefundOutcome.FAILED:
+        failed = finish_refund(uow, refund_id, RefundFailure.GATEWAY_UNAVAILABLE)
+        return RefundStatus.FAILED if failed else None
     return RefundStatus.SUCCEEDED if finish_refund(uow, refund_id, None) else None
+
+
+class RefundPending(TransientGatewayError):
+    """The gateway took the refund and reports it pending: read it again later."""
 
 
 def finish_refund(uow: UnitOfWork, refund_id: UUID, failure: RefundFailure | None) -> bool:

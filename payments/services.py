@@ -17,11 +17,11 @@ from uuid import UUID
 
 from payments import refunds
 from payments.domain.gateway_rule import Decision
-from payments.domain.model import Payment, Reason, Status, Transaction
+from payments.domain.model import Payment, Status, Transaction
 from payments.domain.refund import EventIsCancelled
 from payments.domain.secret import PaymentToken
 from payments.errors import AlreadyDone, NotFound, NotReady
-from payments.ports import EmailRenderer, Gateway, Mailer, UnitOfWork
+from payments.ports import Charge, EmailRenderer, Gateway, Mailer, UnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
 
@@ -109,8 +109,22 @@ def charge_payment(uow: UnitOfWork, gateway: Gateway, payment_id: UUID) -> Payme
     payment, tx, _new = opened
     if tx.status.terminal:  # answered, not settled: a payment the previous release left
         return settle(uow, tx.id)
-    decision = gateway.charge(tx.id, payment.payment_token, payment.amount)
+    if tx.gateway_reference is not None:  # waits for the cardholder: the answer comes later
+        return None
+    decision = gateway.charge(charge_of(payment, tx))
     return record_decision(uow, tx.id, decision)
+
+
+def charge_of(payment: Payment, tx: Transaction) -> Charge:
+    """What the gateway is asked for this payment's transaction (the same every time)."""
+    return Charge(
+        transaction_id=tx.id,
+        payment_id=payment.id,
+        token=payment.payment_token,
+        amount=payment.amount,
+        currency=payment.currency,
+        opened_at=tx.created_at,
+    )
 
 
 def record_decision(uow: UnitOfWork, transaction_id: UUID, decision: Decision) -> Payment | None:
@@ -127,7 +141,19 @@ def record_decision(uow: UnitOfWork, transaction_id: UUID, decision: Decision) -
             tx, payment = found
             if tx.status.terminal:
                 return None
-            tx.complete(decision.status, decision.reason, uow.clock())
+            if decision.status is Status.PENDING:  # 3-D Secure: the outcome comes later
+                assert decision.reference is not None
+                tx.await_action(decision.reference, uow.clock())
+                uow.repo.save_transaction(tx)
+                uow.commit()
+                return None
+            tx.complete(
+                decision.status,
+                decision.reason,
+                uow.clock(),
+                reference=decision.reference,
+                decline_code=decision.decline_code,
+            )
             payment.forget_token()
             uow.repo.save_transaction(tx)
             _settle(uow, payment, tx)
@@ -137,17 +163,20 @@ def record_decision(uow: UnitOfWork, transaction_id: UUID, decision: Decision) -
     return payment
 
 
-def give_up_on_gateway(uow: UnitOfWork, payment_id: UUID) -> Payment | None:
-    """Fail the payment's transaction, and so the payment, with `gateway_unavailable` after
-    the retries ran out; None if it was answered or settled already."""
+def give_up_on_gateway(uow: UnitOfWork, gateway: Gateway, payment_id: UUID) -> Payment | None:
+    """After the retries ran out with the outcome unknown (contract section 12): have the
+    gateway make sure no charge of it can succeed, then record what it found: the charge it
+    made, or FAILED `gateway_unavailable`. None if it was answered or settled already.
+    `TransientGatewayError` when the gateway cannot tell: the payment stays PENDING for the
+    self-healing sweep."""
     with uow.reading():
         found = uow.repo.payment_with_transaction(payment_id)
     if found is None:
         raise NotFound(f"payment {payment_id}")
-    _payment, tx = found
-    if tx is None:  # never opened, so never charged: the next delivery starts it over
+    payment, tx = found
+    if tx is None or tx.status.terminal:  # never opened (never charged), or answered
         return None
-    return record_decision(uow, tx.id, Decision(Status.FAILED, Reason.GATEWAY_UNAVAILABLE))
+    return record_decision(uow, tx.id, gateway.resolve(charge_of(payment, tx)))
 
 
 def settle(uow: UnitOfWork, transaction_id: UUID) -> Payment | None:

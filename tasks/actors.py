@@ -47,9 +47,11 @@ MAX_RETRIES = 16
 MIN_BACKOFF_MS = 200
 MAX_BACKOFF_MS = 5 * 60 * 1000
 DB_TIME_LIMIT_MS = 30_000
-# The simulated gateway's transient errors: this many retries, then gateway_unavailable.
-# They are counted apart from other failures (`gateway_failures` in the message's options),
-# so that a database outage does not use up the gateway's retries.
+# A gateway call whose outcome is unknown (a 429, 409, 5xx, timeout or lost answer) is retried
+# with the same idempotency key this many times; then the charge is resolved (contract
+# section 12: any attempt found is cancelled, or the charge it made recorded) before
+# gateway_unavailable. They are counted apart from other failures (`gateway_failures` in
+# the message's options), so that a database outage does not use up the gateway's retries.
 GATEWAY_RETRIES = 5
 # E-mail: the SMTP server may be down for a while. Retry soon at first (0.5 s, 1 s, 2 s...),
 # then every 15-30 s (Dramatiq's jitter) so that mail goes out soon after the server
@@ -110,12 +112,25 @@ def charge_payment(payment_id: str) -> None:
     try:
         payment = services.charge_payment(container.uow(), container.gateway, UUID(payment_id))
     except TransientGatewayError as err:
-        if count_gateway_failure() <= GATEWAY_RETRIES:
+        if err.retry and count_gateway_failure() <= GATEWAY_RETRIES:
             log.warning(
-                "gateway unavailable, will retry: %s", err, extra=log_ids(payment_id=payment_id)
+                "gateway outcome unknown, will retry with the same key: %s",
+                err,
+                extra=log_ids(payment_id=payment_id),
             )
             raise
-        payment = services.give_up_on_gateway(container.uow(), UUID(payment_id))
+        try:  # make sure no charge can succeed, then FAILED (or the charge found)
+            payment = services.give_up_on_gateway(
+                container.uow(), container.gateway, UUID(payment_id)
+            )
+        except TransientGatewayError as unresolved:
+            log.warning(
+                "gateway retries exhausted and the outcome still unknown (%s): the payment"
+                " stays PENDING for the self-healing sweep",
+                unresolved,
+                extra=log_ids(payment_id=payment_id),
+            )
+            return
         log.warning("gateway retries exhausted", extra=log_ids(payment_id=payment_id))
     outcome = payment_outcome(payment)
     log.info("payment %s", outcome, extra=log_ids(payment_id=payment_id))

@@ -50,6 +50,8 @@ PAYMENT: dict[str, Any] = {
         "reason": None,
         "created_at": CREATED,
         "updated_at": SETTLED,
+        "gateway_reference": "pi_3QxYzAbCdEfGhIjK1a2b3c4d",
+        "decline_code": None,
     },
     "refunds": [REFUND],
     "created_at": CREATED,

@@ -182,6 +182,18 @@ class PaymentRequestSchema(Schema):
                 ),
                 "event_amount",
             )
+        if not money.gateway_chargeable(amount, currency):
+            raise ValidationError(
+                Msg(
+                    N_(
+                        "The payment gateway charges %(currency)s only in multiples of 0.010;"
+                        " %(amount)s cannot be charged exactly."
+                    ),
+                    currency=currency,
+                    amount=str(amount),
+                ),
+                "event_amount",
+            )
 
 
 class TransactionSchema(Schema):
@@ -198,6 +210,24 @@ class TransactionSchema(Schema):
     )
     created_at = fields.AwareDateTime(format="iso", required=True)
     updated_at = fields.AwareDateTime(format="iso", required=True)
+    gateway_reference = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The gateway's id of the charge (a Stripe PaymentIntent), once it"
+            " answered.",
+            "example": "pi_3QxYzAbCdEfGhIjK1a2b3c4d",
+        },
+    )
+    decline_code = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Why the card's issuer declined the charge, as Stripe names it"
+            " (`insufficient_funds`, `expired_card`...); null otherwise.",
+            "example": None,
+        },
+    )
 
 
 class PaymentResourceSchema(Schema):

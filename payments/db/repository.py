@@ -95,6 +95,8 @@ _SAVE_TRANSACTION = (
         status=bindparam("b_status"),
         reason=bindparam("b_reason"),
         updated_at=bindparam("b_updated_at"),
+        gateway_reference=bindparam("b_reference"),
+        decline_code=bindparam("b_decline_code"),
     )
 )
 
@@ -178,6 +180,8 @@ def _transaction(row: Any, prefix: str = "") -> Transaction:
         reason=Reason(m["reason"]) if m["reason"] else None,
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        gateway_reference=m["gateway_reference"],
+        decline_code=m["decline_code"],
     )
 
 
@@ -323,6 +327,8 @@ class SqlRepository:
                 "b_status": tx.status.value,
                 "b_reason": tx.reason.value if tx.reason else None,
                 "b_updated_at": tx.updated_at,
+                "b_reference": tx.gateway_reference,
+                "b_decline_code": tx.decline_code,
             },
         )
 

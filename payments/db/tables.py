@@ -63,6 +63,8 @@ transactions = Table(
     Column("reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("gateway_reference", Text),
+    Column("decline_code", Text),
 )
 
 status_changes = Table(

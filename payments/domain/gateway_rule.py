@@ -11,13 +11,31 @@ from payments.errors import PaymentsError
 
 
 class TransientGatewayError(PaymentsError):
-    """The gateway did not answer this time; the call may be retried."""
+    """The gateway did not answer this time, so the outcome is unknown; the call may be
+    retried with the same idempotency key. `retry` is False when the gateway said a retry
+    would only repeat the answer (Stripe-Should-Retry: false)."""
+
+    def __init__(self, message: str, retry: bool = True):
+        super().__init__(message)
+        self.retry = retry
+
+
+class GatewayRefused(PaymentsError):
+    """The gateway refused the call for a reason no retry of it can change and that is not
+    about the payment (a revoked API key, a conflicting idempotency key): nothing was
+    charged; the step is retried by Dramatiq, then dead-lettered, the payment PENDING."""
 
 
 @dataclass(frozen=True)
 class Decision:
+    """The gateway's answer to a charge: SUCCESS, FAILED with a reason, or PENDING while it
+    waits for the cardholder (3-D Secure); its id of the charge and the issuer's decline
+    code when it gave them."""
+
     status: Status
     reason: Reason | None = None
+    reference: str | None = None
+    decline_code: str | None = None
 
 
 def decide(

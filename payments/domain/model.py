@@ -50,6 +50,10 @@ class Transaction:
     reason: Reason | None
     created_at: datetime
     updated_at: datetime
+    # The gateway's own id for the charge (a Stripe PaymentIntent, `pi_...`) once it answered,
+    # and the issuer's reason for a decline (`insufficient_funds`), contract section 12.
+    gateway_reference: str | None = None
+    decline_code: str | None = None
     events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -59,8 +63,16 @@ class Transaction:
         tx.events.append(events.TransactionCreated(transaction_id, payment_id))
         return tx
 
-    def complete(self, outcome: Status, reason: Reason | None, now: datetime) -> None:
-        """Move PENDING to SUCCESS or FAILED (with a reason), recording the event."""
+    def complete(
+        self,
+        outcome: Status,
+        reason: Reason | None,
+        now: datetime,
+        reference: str | None = None,
+        decline_code: str | None = None,
+    ) -> None:
+        """Move PENDING to SUCCESS or FAILED (with a reason), recording the event; the
+        gateway's reference and decline code are kept when it gave them."""
         if self.status.terminal:
             raise IllegalTransition(f"transaction {self.id} is already {self.status}")
         if outcome is Status.SUCCESS and reason is None:
@@ -70,6 +82,15 @@ class Transaction:
         else:
             raise IllegalTransition(f"transaction cannot become {outcome} with reason {reason}")
         self.status, self.reason, self.updated_at = outcome, reason, now
+        self.gateway_reference = reference or self.gateway_reference
+        self.decline_code = decline_code
+
+    def await_action(self, reference: str, now: datetime) -> None:
+        """The gateway waits for the cardholder (3-D Secure): still PENDING, its reference
+        kept so that the outcome can be matched when it arrives."""
+        if self.status.terminal:
+            raise IllegalTransition(f"transaction {self.id} is already {self.status}")
+        self.gateway_reference, self.updated_at = reference, now
 
 
 @dataclass

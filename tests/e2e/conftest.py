@@ -20,6 +20,7 @@ from tests.support import env, keys
 from tests.support.kafka import ensure_topics
 from tests.support.keys import Keys
 from tests.support.procs import Process, wait_http
+from tests.support.simulator import Simulator
 from tests.support.smtp import SmtpServer
 
 
@@ -32,6 +33,7 @@ class Stack:
     environ: dict[str, str]
     engine: Engine
     keys: Keys  # the front end's and the back office's, each with its own scopes
+    gateway: Simulator  # the stack's own: its counts are the stack's charges only
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +41,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """All four service processes on real PostgreSQL, Redis, Kafka and SMTP."""
     smtp = SmtpServer(env.free_port()).start()
     api_port = env.free_port()
+    log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
+    gateway = Simulator(env.base_env(), log_dir).start()
     environ = env.base_env(
+        GATEWAY_URL=gateway.url,
         DATABASE_URL=env.create_database("e2e"),
         DRAMATIQ_NAMESPACE=f"test-{env.SESSION}-e2e",
         KAFKA_GROUP_ID=f"test-bridge-{env.SESSION}-e2e",
@@ -53,7 +58,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     apply_schema(engine)
     stack_keys = keys.issue(engine)
     ensure_topics(settings)
-    log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
     processes = {
         name: Process(name, environ, log_dir, port=api_port if name == "api" else 0).start()
         for name in procfile.APP_PROCESSES
@@ -61,10 +65,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         wait_http(f"http://127.0.0.1:{api_port}/healthz")
         base_url = f"http://127.0.0.1:{api_port}"
-        yield Stack(base_url, settings, smtp, processes, environ, engine, stack_keys)
+        yield Stack(base_url, settings, smtp, processes, environ, engine, stack_keys, gateway)
     finally:
         for process in processes.values():
             process.stop()
+        gateway.stop()
         smtp.stop()
         engine.dispose()
         for process in processes.values():

@@ -114,17 +114,20 @@ def test_odd_token_in_brazilian_portuguese_is_rejected_in_portuguese(stack) -> N
 
 
 def test_a_three_decimal_currency_keeps_its_three_decimals_to_the_email(stack) -> None:  # type: ignore[no-untyped-def]
-    created = _post(stack, event_amount="12.345", currency="KWD", user_language="en")
-    assert created["amount"] == "12.345" and created["currency"] == "KWD"
+    # Stripe charges three-decimal currencies in tens of minor units: 12.340, not 12.345.
+    created = _post(stack, event_amount="12.34", currency="KWD", user_language="en")
+    assert created["amount"] == "12.340" and created["currency"] == "KWD"
 
     final = _terminal(stack, created["id"])
-    assert final["status"] == "SUCCESS" and final["amount"] == "12.345"
+    assert final["status"] == "SUCCESS" and final["amount"] == "12.340"
 
     [mail] = stack.smtp.wait_for(created["user_email"])
     text, html = parts(mail)
-    assert "KWD12.345" in text  # Babel's en format for KWD: three decimals, no space
+    assert "KWD12.340" in text  # Babel's en format for KWD: three decimals, no space
     [record] = records(stack.settings, "PAYMENT_SUCCEEDED_TOPIC", created["id"])
-    assert json.loads(record.value)["amount"] == "12.345"
+    assert json.loads(record.value)["amount"] == "12.340"
+    charged = stack.gateway.counts()["charges_by_payment"]
+    assert charged[created["id"]] == 1
 
 
 def test_every_record_relayed_to_kafka_fits_the_asyncapi_document(stack) -> None:  # type: ignore[no-untyped-def]

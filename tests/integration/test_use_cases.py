@@ -114,8 +114,9 @@ def test_out_of_order_steps_wait_or_change_nothing(container: Container) -> None
 def test_gateway_exhaustion_fails_with_gateway_unavailable(container: Container) -> None:
     payment = services.place_payment(container.uow(), place_command())
     assert services.open_transaction(container.uow(), payment.id) is not None
-    settled = services.give_up_on_gateway(container.uow(), payment.id)
-    assert services.give_up_on_gateway(container.uow(), payment.id) is None
+    gateway = FakeGateway()  # never charged: nothing stands at the gateway
+    settled = services.give_up_on_gateway(container.uow(), gateway, payment.id)
+    assert services.give_up_on_gateway(container.uow(), gateway, payment.id) is None
     assert settled is not None and settled.failure_reason is not None
     assert settled.failure_reason.value == "gateway_unavailable"
 

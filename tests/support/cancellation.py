@@ -5,26 +5,88 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import requests
 from sqlalchemy import text
 
+from payments.adapters.stripe_gateway import StripeGateway
+from payments.config import SIMULATOR_API_KEY
+from payments.domain.secret import PaymentToken
+from payments.ports import Charge
 from tests.support.faults import Stage
 
 
 def seed_paid(stage: Stage, event_id: str, count: int) -> None:
-    """`count` payments of the event, already SUCCESS and e-mailed (as a sold-out show)."""
+    """`count` payments of the event, already SUCCESS and e-mailed (as a sold-out show), each
+    charged at the stage's gateway simulator (so that it can refund them), written in one
+    statement per table."""
+    payments, transactions = [], []
+    for n in range(1, count + 1):
+        payment_id, tx_id = uuid.uuid4(), uuid.uuid4()
+        payments.append(
+            {
+                "id": payment_id,
+                "name": f"Fan {n}",
+                "email": f"fan-{n}-{event_id[-8:]}@example.com",
+                "language": ("en", "pt_BR", "es_MX")[n % 3],
+                "event": event_id,
+                "amount": Decimal(10 + n % 50),
+            }
+        )
+        transactions.append({"id": tx_id, "payment_id": payment_id})
+    references = charge_all(stage, payments, transactions)
+    for tx, reference in zip(transactions, references, strict=True):
+        tx["reference"] = reference
     with stage.engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO payments (id, status, user_name, user_email, user_language, "
-                "event_id, event_name, amount, currency, emailed_at) "
-                "SELECT gen_random_uuid(), 'SUCCESS', 'Fan ' || n, "
-                "'fan-' || n || '-' || :tag || '@example.com', "
-                "(ARRAY['en', 'pt_BR', 'es_MX'])[1 + n % 3], :event, 'Sold out show', "
-                "10.00 + (n % 50), 'USD', now() FROM generate_series(1, :count) AS n"
+                "event_id, event_name, amount, currency, emailed_at) VALUES (:id, 'SUCCESS', "
+                ":name, :email, :language, :event, 'Sold out show', :amount, 'USD', now())"
             ),
-            {"event": event_id, "count": count, "tag": event_id[-8:]},
+            payments,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO transactions (id, payment_id, status, gateway_reference) "
+                "VALUES (:id, :payment_id, 'SUCCESS', :reference)"
+            ),
+            transactions,
+        )
+
+
+def charge_all(
+    stage: Stage, payments: list[dict[str, Any]], transactions: list[dict[str, Any]]
+) -> list[str]:
+    """Charge each payment at the stage's simulator (its failures off meanwhile); the
+    PaymentIntent ids, in order."""
+    if not stage.gateway.alive():
+        stage.gateway.start()
+    before = stage.gateway.knobs()
+    stage.gateway.knobs(transient_failure_rate=0, latency_ms=0)
+    gateway = StripeGateway(SIMULATOR_API_KEY, stage.gateway.url, timeout_s=10)
+    now = datetime.now(UTC)
+
+    def charge(pair: tuple[dict[str, Any], dict[str, Any]]) -> str:
+        payment, tx = pair
+        token = PaymentToken("pm_card_visa")
+        decision = gateway.charge(
+            Charge(tx["id"], payment["id"], token, payment["amount"], "USD", now)
+        )
+        assert decision.reference is not None, decision
+        return decision.reference
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(charge, zip(payments, transactions, strict=True)))
+    finally:
+        stage.gateway.knobs(
+            transient_failure_rate=before["transient_failure_rate"],
+            latency_ms=before["latency_ms"],
         )
 
 

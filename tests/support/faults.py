@@ -30,6 +30,7 @@ from tests.support.keys import Keys
 from tests.support.load import Load
 from tests.support.private import PrivateServices
 from tests.support.procs import Process, wait_http
+from tests.support.simulator import Simulator
 from tests.support.tally import Row, StampingSmtp, status_summary, tally
 
 SETTLE_TIMEOUT_S = 150.0
@@ -55,6 +56,7 @@ class Stage:
     log_dir: Path
     api_port: int
     keys: Keys
+    gateway: Simulator  # the scenario's own: its counts are the gateway's view of it
     processes: dict[str, Daemon] = field(default_factory=dict)
     kills: list[tuple[float, str]] = field(default_factory=list)  # (wall time, label)
 
@@ -81,7 +83,10 @@ class Stage:
         return daemon
 
     def start_all(self) -> None:
-        """Every process of the Procfile; returns once the API answers."""
+        """The gateway simulator, then every process of the Procfile; returns once the API
+        answers."""
+        if not self.gateway.alive():
+            self.gateway.start()
         for label in procfile.APP_PROCESSES:
             self.start(label)
         wait_http(f"{self.base_url}/healthz", timeout=60)
@@ -114,6 +119,8 @@ class Stage:
         for label, daemon in self.processes.items():
             with contextlib.suppress(Exception):
                 codes[label] = daemon.stop(timeout=10)
+        with contextlib.suppress(Exception):
+            self.gateway.stop(timeout=10)
         return codes
 
     def redis_client(self) -> redis.Redis:
@@ -270,9 +277,13 @@ def open_stage(
     )
     env.update({var: f"{slug}.{var}" for var in config.TOPIC_VARIABLES})
     env.update(overrides)
+    log_dir = root / slug
+    log_dir.mkdir(parents=True, exist_ok=True)
+    gateway = Simulator(env, log_dir)
+    env["GATEWAY_URL"] = gateway.url
     engine = make_engine(database_url, pool_size=2)
     apply_schema(engine)
     ensure_topics(config.from_env(env), partitions=3)
-    log_dir = root / slug
-    log_dir.mkdir(parents=True, exist_ok=True)
-    return Stage(name, services, smtp, env, engine, log_dir, free_port(), keys.issue(engine))
+    return Stage(
+        name, services, smtp, env, engine, log_dir, free_port(), keys.issue(engine), gateway
+    )

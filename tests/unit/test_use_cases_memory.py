@@ -107,15 +107,80 @@ def test_a_transient_gateway_error_records_nothing_and_giving_up_fails_the_payme
     uow: MemoryUnitOfWork, store: MemoryStore
 ) -> None:
     payment = services.place_payment(uow, place_command())
+    gateway = FakeGateway(transient_failures=1)
     with pytest.raises(TransientGatewayError):
-        services.charge_payment(uow, FakeGateway(transient_failures=1), payment.id)
+        services.charge_payment(uow, gateway, payment.id)
     [tx] = store.transactions.values()  # opened before the gateway was asked
     assert tx.status is Status.PENDING
     assert store.payments[payment.id].payment_token == "TOKEN123"
-    settled = services.give_up_on_gateway(uow, payment.id)
+    settled = services.give_up_on_gateway(uow, gateway, payment.id)
+    assert gateway.resolved == [tx.id]  # asked to make sure nothing was charged first
     assert settled is not None and settled.failure_reason is Reason.GATEWAY_UNAVAILABLE
     assert store.transactions[tx.id].reason is Reason.GATEWAY_UNAVAILABLE
-    assert services.give_up_on_gateway(uow, payment.id) is None  # once
+    assert services.give_up_on_gateway(uow, gateway, payment.id) is None  # once
+
+
+def test_an_answer_lost_after_the_charge_never_ends_failed(
+    uow: MemoryUnitOfWork, store: MemoryStore
+) -> None:
+    payment = services.place_payment(uow, place_command())
+    gateway = FakeGateway(transient_failures=1, charged_before_failing=True)
+    with pytest.raises(TransientGatewayError):
+        services.charge_payment(uow, gateway, payment.id)
+    settled = services.give_up_on_gateway(uow, gateway, payment.id)
+    assert settled is not None and settled.status is Status.SUCCESS
+    [tx] = store.transactions.values()
+    assert tx.status is Status.SUCCESS and tx.gateway_reference is not None
+
+
+def test_a_gateway_that_cannot_tell_leaves_the_payment_pending(
+    uow: MemoryUnitOfWork, store: MemoryStore
+) -> None:
+    class Unreachable(FakeGateway):
+        def resolve(self, charge):  # type: ignore[no-untyped-def]
+            raise TransientGatewayError("still down")
+
+    payment = services.place_payment(uow, place_command())
+    gateway = Unreachable(transient_failures=1)
+    with pytest.raises(TransientGatewayError):
+        services.charge_payment(uow, gateway, payment.id)
+    with pytest.raises(TransientGatewayError):
+        services.give_up_on_gateway(uow, gateway, payment.id)
+    assert store.payments[payment.id].status is Status.PENDING
+    assert services.charge_payment(uow, FakeGateway(), payment.id) is not None  # the sweep's turn
+
+
+def test_a_decline_keeps_the_gateway_reference_and_decline_code(
+    uow: MemoryUnitOfWork, store: MemoryStore
+) -> None:
+    class Declining(FakeGateway):
+        def charge(self, charge):  # type: ignore[no-untyped-def]
+            return Decision(Status.FAILED, Reason.REJECTED_BY_GATEWAY, "pi_1", "insufficient_funds")
+
+    payment = services.place_payment(uow, place_command())
+    settled = services.charge_payment(uow, Declining(), payment.id)
+    assert settled is not None and settled.failure_reason is Reason.REJECTED_BY_GATEWAY
+    [tx] = store.transactions.values()
+    assert (tx.gateway_reference, tx.decline_code) == ("pi_1", "insufficient_funds")
+    assert store.payments[payment.id].payment_token is None  # erased with the answer
+
+
+def test_a_charge_waiting_for_the_cardholder_stays_pending_and_is_not_asked_again(
+    uow: MemoryUnitOfWork, store: MemoryStore
+) -> None:
+    class Authenticating(FakeGateway):
+        def charge(self, charge):  # type: ignore[no-untyped-def]
+            self.calls.append(charge.transaction_id)
+            return Decision(Status.PENDING, reference="pi_3ds")
+
+    payment = services.place_payment(uow, place_command())
+    gateway = Authenticating()
+    assert services.charge_payment(uow, gateway, payment.id) is None
+    assert services.charge_payment(uow, gateway, payment.id) is None  # a redelivery
+    assert len(gateway.calls) == 1
+    [tx] = store.transactions.values()
+    assert tx.status is Status.PENDING and tx.gateway_reference == "pi_3ds"
+    assert store.payments[payment.id].status is Status.PENDING
 
 
 def test_a_failed_mail_send_records_no_email(uow: MemoryUnitOfWork, store: MemoryStore) -> None:
@@ -196,7 +261,7 @@ def test_the_gateway_is_asked_with_the_transaction_id_and_its_answer_returned(
     settled = services.charge_payment(uow, gateway, payment.id)
     assert gateway.calls == [tx.id]
     assert settled is not None and settled.status is Status.SUCCESS
-    assert services.give_up_on_gateway(uow, payment.id) is None  # finished already
+    assert services.give_up_on_gateway(uow, gateway, payment.id) is None  # finished already
 
 
 def test_a_payment_answered_but_not_settled_by_the_previous_flow_is_settled_without_a_charge(

@@ -23,6 +23,7 @@ from tests.support import deploy_kit, env
 from tests.support.factories import payment_body
 from tests.support.kafka import ensure_topics
 from tests.support.procs import Process, wait_http, wait_until
+from tests.support.simulator import Simulator
 
 SUFFIXES = {
     "counter": ("_total",),
@@ -52,8 +53,10 @@ def processes(tmp_path: Path) -> Iterator[dict[str, int]]:
     their metrics ports by name."""
     slug = f"deploy-{env.SESSION}"
     ports = {name: env.free_port() for name in procfile.APP_PROCESSES}
+    gateway = Simulator(env.base_env(GATEWAY_TRANSIENT_FAILURE_RATE="0.5"), tmp_path).start()
     with env.own_database("deploy") as database_url:
         environ = env.base_env(
+            GATEWAY_URL=gateway.url,
             DATABASE_URL=database_url,
             DRAMATIQ_NAMESPACE=f"test-{slug}",
             KAFKA_GROUP_ID=f"test-{slug}",
@@ -81,6 +84,7 @@ def processes(tmp_path: Path) -> Iterator[dict[str, int]]:
         finally:
             for process in started:
                 process.stop()
+            gateway.stop()
             for key in client.scan_iter(match=f"test-{slug}:*"):
                 client.delete(key)
             client.close()
