@@ -80,8 +80,9 @@ class Email:
 
 
 class EmailRenderer(Protocol):
-    def __call__(self, payment: Payment, kind: str) -> Email:
-        """The e-mail of `kind` ('approved' or 'rejected') for a finished payment."""
+    def __call__(self, payment: Payment, kind: str, decline_code: str | None = None) -> Email:
+        """The e-mail of `kind` ('approved' or 'rejected') for a finished payment; a decline's
+        code may say why in the fan's words (contract section 12)."""
         ...
 
 

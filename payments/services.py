@@ -221,15 +221,16 @@ def notify(uow: UnitOfWork, render: EmailRenderer, mailer: Mailer, payment_id: U
     send once. Only a crash between the SMTP server's acceptance and the commit can repeat it.
     """
     with uow:
-        payment = uow.repo.get_payment(payment_id, lock=True)
-        if payment is None:
+        found = uow.repo.payment_with_transaction(payment_id, lock=True)
+        if found is None:
             raise NotFound(f"payment {payment_id}")
+        payment, tx = found
         if not payment.status.terminal:
             raise NotReady(f"payment {payment_id} is still PENDING")
         if payment.emailed_at is not None:  # set in the same statement as its record
             return None
         kind = email_kind(payment)
-        message_id = mailer.send(render(payment, kind))
+        message_id = mailer.send(render(payment, kind, tx.decline_code if tx else None))
         uow.repo.record_email(payment_id, kind, message_id)
         uow.commit()
     return message_id

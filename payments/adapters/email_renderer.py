@@ -71,11 +71,17 @@ def subject(kind: str, event_name: str) -> str:
     return _("Payment not approved: %(event)s", event=event)
 
 
-def reason_message(reason: Reason | None) -> str | None:
-    """Why a payment failed, in words a fan understands (call under the payment's locale)."""
+def reason_message(reason: Reason | None, decline_code: str | None = None) -> str | None:
+    """Why a payment failed, in words a fan understands (call under the payment's locale):
+    for a decline, what the card's issuer said where that helps the fan (no funds, an
+    expired card), never more (contract section 12)."""
     if reason is None:
         return None
     if reason is Reason.REJECTED_BY_GATEWAY:
+        if decline_code == "insufficient_funds":
+            return _("Your bank or card issuer declined the payment: insufficient funds.")
+        if decline_code == "expired_card":
+            return _("Your bank or card issuer declined the payment: the card has expired.")
         return _("The payment was declined by your bank or card issuer.")
     if reason is Reason.GATEWAY_UNAVAILABLE:
         return _("The payment service did not respond in time.")
@@ -90,7 +96,7 @@ def image_url(url: str | None) -> str | None:
     return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def context_of(payment: Payment, locale: str) -> dict[str, Any]:
+def context_of(payment: Payment, locale: str, decline_code: str | None = None) -> dict[str, Any]:
     """What the templates see (call under the payment's locale): no token, amount formatted."""
     return {
         "locale": locale,
@@ -100,7 +106,7 @@ def context_of(payment: Payment, locale: str) -> dict[str, Any]:
         "image_url": image_url(payment.event_image_url),
         "amount": format_currency(payment.amount, payment.currency),
         "reference": str(payment.id),
-        "reason_text": reason_message(payment.failure_reason),
+        "reason_text": reason_message(payment.failure_reason, decline_code),
     }
 
 
@@ -110,13 +116,13 @@ class EmailRenderer:
     def __init__(self, app: Flask):
         self.app = app
 
-    def __call__(self, payment: Payment, kind: str) -> Email:
+    def __call__(self, payment: Payment, kind: str, decline_code: str | None = None) -> Email:
         """The e-mail of `kind` ('approved' or 'rejected') for `payment`."""
         if kind not in KINDS:
             raise ValueError(f"unknown e-mail kind {kind!r}")
         locale = resolve_locale(payment.user_language) or DEFAULT_LOCALE
         with self.app.app_context(), force_locale(locale):
-            context = context_of(payment, locale)
+            context = context_of(payment, locale, decline_code)
             return Email(
                 to=payment.user_email,
                 subject=subject(kind, context["event_name"]),

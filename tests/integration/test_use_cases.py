@@ -27,7 +27,7 @@ def outbox_types(engine: Engine, payment_id: uuid.UUID) -> list[str]:
         return [r[0] for r in rows]
 
 
-def render(payment: Payment, kind: str) -> Email:
+def render(payment: Payment, kind: str, decline_code: str | None = None) -> Email:
     return Email(payment.user_email, kind, f"{kind} {payment.id}", f"<p>{kind}</p>")
 
 

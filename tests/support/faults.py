@@ -224,7 +224,10 @@ class Stage:
         return sum(needle in line for line in self.processes[label].output().splitlines())
 
     def conclude(self, load: Load, started: float, **notes: object) -> Row:
-        """The scenario's row: what it left behind, with its HTTP answers and dead letters."""
+        """The scenario's row: what it left behind, with its HTTP answers, dead letters and
+        the gateway's own count of charges (one per SUCCESS payment, none per FAILED)."""
+        charges = self.gateway.counts()["charges_by_payment"]
+        mine = {pid: n for pid, n in charges.items() if pid in load.emails}
         return tally(
             self.name,
             self.engine,
@@ -236,7 +239,9 @@ class Stage:
                 **notes,
                 "http": status_summary(load.status_counts()),
                 "dead_letters": self.dead_letters(),
+                "gateway_charges": sum(mine.values()),
             },
+            charges=mine,
         )
 
     def close(self) -> None:

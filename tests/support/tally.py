@@ -88,8 +88,11 @@ def tally(
     worker_kills: list[float],
     seconds: float,
     notes: dict[str, Any] | None = None,
+    charges: dict[str, int] | None = None,
 ) -> Row:
-    """Count what the scenario left behind for the accepted payments `emails` (id -> to)."""
+    """Count what the scenario left behind for the accepted payments `emails` (id -> to);
+    with `charges` (the gateway's own count per payment), also that each SUCCESS payment was
+    charged once and each FAILED one not at all."""
     with engine.connect() as conn:
         rows = {r[0]: r for r in conn.execute(_PER_PAYMENT)}
     problems: list[str] = []
@@ -108,6 +111,10 @@ def tally(
             problems.append(f"accepted payment {pid} is not in the database")
             continue
         _, status, tx_count, pay_changes, tx_changes, terminal_events, recorded = row
+        if charges is not None:
+            charged = charges.get(pid, 0)
+            if charged > 1 or (status, charged) in (("SUCCESS", 0), ("FAILED", 1)):
+                problems.append(f"{pid}: {status} with {charged} charges at the gateway")
         txs.append(tx_count)
         changes.append(pay_changes)
         if status != "PENDING" and (pay_changes, tx_changes, terminal_events) != (1, 1, 1):

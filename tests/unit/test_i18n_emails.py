@@ -120,6 +120,32 @@ def test_a_rejected_email_says_why(app: Flask, reason: Reason, explanation: str)
     assert explanation in email.text and explanation in email.html
 
 
+@pytest.mark.parametrize(
+    ("language", "decline_code", "explanation"),
+    [
+        ("en", "insufficient_funds", "insufficient funds"),
+        ("pt_BR", "insufficient_funds", "saldo insuficiente"),
+        ("es", "insufficient_funds", "fondos insuficientes"),
+        ("en", "expired_card", "the card has expired"),
+        ("pt_BR", "expired_card", "o cartão está vencido"),
+        ("es", "expired_card", "la tarjeta está vencida"),
+    ],
+)
+def test_a_decline_says_what_the_issuer_said_where_it_helps(
+    app: Flask, language: str, decline_code: str, explanation: str
+) -> None:
+    p = payment(language, status=Status.FAILED, reason=Reason.REJECTED_BY_GATEWAY)
+    email = emails.EmailRenderer(app)(p, "rejected", decline_code)
+    assert explanation in email.text and explanation in email.html
+
+
+def test_other_decline_codes_say_no_more_than_declined(app: Flask) -> None:
+    p = payment("en", status=Status.FAILED, reason=Reason.REJECTED_BY_GATEWAY)
+    email = emails.EmailRenderer(app)(p, "rejected", "fraudulent")
+    assert "declined by your bank or card issuer" in email.text
+    assert "fraud" not in email.text.lower() and "fraud" not in email.html.lower()
+
+
 def test_user_fields_are_escaped_in_html_and_verbatim_elsewhere(app: Flask) -> None:
     name = '<script>alert("x")</script> Ana & Bia'
     event = "<b>Rock</b> & 'Roll'"

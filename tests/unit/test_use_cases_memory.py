@@ -36,7 +36,7 @@ def uow(store: MemoryStore) -> MemoryUnitOfWork:
     return MemoryUnitOfWork(store)
 
 
-def render(payment: Payment, kind: str) -> Email:
+def render(payment: Payment, kind: str, decline_code: str | None = None) -> Email:
     return Email(payment.user_email, kind, f"{kind} {payment.id}", f"<p>{kind}</p>")
 
 
