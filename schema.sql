@@ -55,6 +55,45 @@ CREATE TABLE IF NOT EXISTS transactions (
 -- (contract section 12). Nullable columns without a default: added without a rewrite.
 ALTER TABLE transactions ADD COLUMN IF NOT EXISTS gateway_reference text;
 ALTER TABLE transactions ADD COLUMN IF NOT EXISTS decline_code text;
+-- The client secret of a PaymentIntent waiting for 3-D Secure, for the front end's Stripe.js
+-- only (shown in the payment resource); erased when the transaction ends.
+ALTER TABLE transactions ADD COLUMN IF NOT EXISTS action_secret text;
+-- authentication_failed (3-D Secure not completed in time): checked for new rows at once,
+-- validated for the old ones below the @concurrently line (no write waits on it).
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_constraint WHERE conname = 'transactions_reason_check'
+        AND position('authentication_failed' IN pg_get_constraintdef(oid)) > 0
+    ) THEN
+        ALTER TABLE transactions DROP CONSTRAINT IF EXISTS transactions_reason_check;
+        ALTER TABLE transactions ADD CONSTRAINT transactions_reason_check
+            CHECK (reason IN ('invalid_payment_data', 'rejected_by_gateway',
+                              'gateway_unavailable', 'authentication_failed')) NOT VALID;
+    END IF;
+END
+$$;
+-- Stripe's webhook events applied, by Stripe's event id: each is applied once however often
+-- it is delivered (contract section 12). Kept WEBHOOK_EVENT_RETENTION_DAYS (Stripe retries
+-- a delivery for up to three days).
+CREATE TABLE IF NOT EXISTS gateway_events (
+    id          text PRIMARY KEY,
+    type        text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS gateway_events_received_idx ON gateway_events (received_at);
+-- Charges the gateway reported succeeded for a transaction that had already FAILED (a 3-D
+-- Secure completed after its expiry): refunded in full, automatically; `outcome` is the
+-- gateway's answer to that refund (succeeded, or failed: an operator's case).
+CREATE TABLE IF NOT EXISTS stray_charges (
+    gateway_reference text PRIMARY KEY,
+    transaction_id    uuid NOT NULL REFERENCES transactions (id),
+    found_at          timestamptz NOT NULL DEFAULT now(),
+    settled_at        timestamptz,
+    outcome           text CHECK (outcome IN ('succeeded', 'failed'))
+);
+CREATE INDEX IF NOT EXISTS stray_charges_unsettled_idx
+    ON stray_charges (found_at) WHERE settled_at IS NULL;
 
 -- One row per terminal status change; the unique key is the last guard against a second one.
 CREATE TABLE IF NOT EXISTS status_changes (
@@ -318,6 +357,11 @@ DROP INDEX CONCURRENTLY IF EXISTS refunds_one_per_cancellation;
 -- Validate the kinds of the e-mails recorded before "refund_delayed" existed (a no-op once
 -- valid; takes no lock that writers wait on).
 ALTER TABLE sent_refund_emails VALIDATE CONSTRAINT sent_refund_emails_kind_check;
+ALTER TABLE transactions VALIDATE CONSTRAINT transactions_reason_check;
+
+-- Transactions waiting for the cardholder (3-D Secure), for the expiry sweep: few at a time.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS transactions_awaiting_action_idx
+    ON transactions (updated_at) WHERE status = 'PENDING' AND gateway_reference IS NOT NULL;
 
 -- Listing (GET /payments, GET /refunds; payments.listing): every filter reads an index led by
 -- its equality column and ending in (created_at, id), newest first, so that a page costs

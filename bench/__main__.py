@@ -11,7 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api, cancellation, cpu, e2e, floor, gateway, history, relay, report, settings
+from bench import (
+    api,
+    cancellation,
+    cpu,
+    e2e,
+    floor,
+    gateway,
+    history,
+    relay,
+    report,
+    settings,
+    webhooks,
+)
 from bench.stack import BenchStack
 
 log = logging.getLogger("bench")
@@ -22,6 +34,7 @@ PHASES = {
     "skeleton": floor.run,
     "cancel": cancellation.run,
     "gateway": gateway.run,
+    "webhooks": webhooks.run,
     "history": history.run,
 }
 

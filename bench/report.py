@@ -86,6 +86,19 @@ def targets(results: dict[str, Any]) -> list[list[str]]:
             "POST < 1000 ms",
             _mark(c["post_ms"] < 1000 and c["refunds_in_database"] == c["payments"]),
         ])  # fmt: skip
+    if "webhooks" in results:
+        w = results["webhooks"]
+        posts = results.get("api", {}).get("api", {})
+        rows.append([
+            f"POST /webhooks/stripe (signed payment_intent.succeeded, {w['connections']} clients)",
+            f"{w['per_s']:.0f} req/s (p50 {w['p50_ms']:.0f} ms, p99 {w['p99_ms']:.0f} ms); "
+            f"{w['payments_settled']} payments settled, {w['failed']} failed",
+            (f"POST /payments {posts.get('per_s', 0):.0f} req/s "
+             f"(p99 {posts.get('p99_ms', 0):.0f} ms)") if posts else "-",
+            "-",
+            "p99 <= 100 ms",
+            _mark(w["p99_ms"] <= 100 and w["failed"] == 0),
+        ])  # fmt: skip
     if "gateway" in results:
         g = results["gateway"]
         rows.append([

@@ -1,6 +1,6 @@
 """The benchmark's knobs, from environment variables (the defaults are what `make bench` runs).
 
-- `BENCH_PHASES` (api,relay,gateway,e2e,skeleton,cancel,history): which phases; a partial
+- `BENCH_PHASES` (api,relay,gateway,webhooks,e2e,skeleton,cancel,history): which phases; a partial
   run writes its results under `BENCH_LOG_DIR` (default `.run/bench`, also where every
   process logs) instead of `bench/`.
 - `BENCH_API_SECONDS` (10), `BENCH_API_CONNECTIONS` (32): the API load (wrk, else Python).
@@ -44,7 +44,9 @@ def _ints(name: str, default: str) -> tuple[int, ...]:
 class BenchSettings:
     """How long, how hard and with how many processes each phase runs."""
 
-    phases: tuple[str, ...] = ("api", "relay", "gateway", "e2e", "skeleton", "cancel", "history")
+    phases: tuple[str, ...] = (
+        "api", "relay", "gateway", "webhooks", "e2e", "skeleton", "cancel", "history",
+    )  # fmt: skip
     api_seconds: int = 10
     api_connections: int = 32
     api_workers: int = 2

@@ -136,7 +136,10 @@ def start_simulator(address: HostPort, launch: Launch, env: dict[str, str]) -> C
     simulator's settings (GATEWAY_LATENCY_MS, GATEWAY_TRANSIENT_FAILURE_RATE) from `env`."""
     url = f"http://{address.host}:{address.port}"
     argv = [sys.executable, "-m", "flask", "gateway", "simulator"]
-    env = {**os.environ, **env, "GATEWAY": "simulator", "GATEWAY_URL": url}
+    # Its webhook events go to the API `make run` starts, unless told otherwise.
+    webhooks = f"http://127.0.0.1:{env.get('PORT') or 5000}/webhooks/stripe"
+    env = {"GATEWAY_WEBHOOK_URL": webhooks, **os.environ, **env}
+    env.update({"GATEWAY": "simulator", "GATEWAY_URL": url})
     env.update({"PYTHONUNBUFFERED": "1", "PYTHONPATH": _package_root()})
     child = spawn("gateway-simulator", argv, env=env, log_file=launch.log_file("simulator"))
     return await_ready(

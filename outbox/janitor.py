@@ -39,6 +39,8 @@ PURGE_BATCH = 500
 PURGE_PAUSE_S = 0.05
 PURGE_MAX_BATCHES = 200  # per round: at most 100,000 rows, then the next round goes on
 SWEEP_LIMIT = 500
+# Stripe redelivers a webhook event for up to three days: its id is kept a week.
+GATEWAY_EVENT_RETENTION_S = 7 * 24 * 3600.0
 
 
 def sweep_interval(stuck_after_s: float) -> float:
@@ -74,7 +76,10 @@ class Janitor:
         settings = container.settings
         self.retention_s = settings.outbox_retention_hours * 3600.0
         self.stuck_after_s = float(settings.stuck_after_seconds)
-        self.interval_s = sweep_interval(self.stuck_after_s)
+        self.action_timeout_s = float(settings.payment_action_timeout_s)
+        self.interval_s = min(
+            sweep_interval(self.stuck_after_s), sweep_interval(self.action_timeout_s)
+        )
         self.hooks = hooks or JanitorHooks()
         self.purged = 0
         self.redriven = 0
@@ -184,9 +189,37 @@ class Janitor:
             self.redriven += len(done)
         return done
 
+    def expire_actions(self) -> int:
+        """Ask for the cancellation of each 3-D Secure authentication past
+        PAYMENT_ACTION_TIMEOUT_S, and for the refund of each stray charge; how many."""
+        uow = self.container.uow()
+        with uow.reading():
+            expired = uow.repo.expired_actions(self.action_timeout_s, SWEEP_LIMIT)
+            strays = uow.repo.unsettled_strays(SWEEP_LIMIT)
+        broker = self.container.broker
+        with uow:  # the webhook events' ids past Stripe's redelivery window, a batch a round
+            uow.repo.purge_gateway_events(GATEWAY_EVENT_RETENTION_S, PURGE_BATCH)
+            uow.commit()
+        for payment_id in expired:
+            actors.send(broker, actors.EXPIRE_PAYMENT_ACTION, str(payment_id))
+        for reference in strays:
+            actors.send(broker, actors.REFUND_STRAY_CHARGE, reference)
+        if expired or strays:
+            log.warning(
+                "asked to expire %d 3-D Secure authentication(s) and refund %d stray charge(s)",
+                len(expired),
+                len(strays),
+            )
+        return len(expired) + len(strays)
+
     def run_once(self, stop: threading.Event | None = None) -> None:
-        """One round: sweep, then purge; each failure logged and counted, never raised."""
-        for task, work in (("sweep", self.sweep), ("purge", lambda: self.purge(stop))):
+        """One round: sweep, expire, then purge; each failure logged and counted, never
+        raised."""
+        for task, work in (
+            ("sweep", self.sweep),
+            ("expire", self.expire_actions),
+            ("purge", lambda: self.purge(stop)),
+        ):
             try:
                 work()
             except Exception as err:

@@ -92,6 +92,7 @@ GATEWAYS = ("simulator", "stripe")
 STRIPE_API_URL = "https://api.stripe.com"
 SIMULATOR_URL = "http://127.0.0.1:12111"  # the port stripe-mock made customary
 SIMULATOR_API_KEY = "sk_test_simulator"  # the simulator takes any test-mode key
+SIMULATOR_WEBHOOK_SECRET = "whsec_simulator_development_only"  # noqa: S105 (dev default)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,12 @@ class Settings:
     gateway_url: str | None = None  # default: SIMULATOR_URL, or Stripe's API for `stripe`
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
-    # The simulator's own behaviour (read by `flask gateway simulator`, not by the service).
+    # A 3-D Secure authentication not completed this long after the charge: cancelled, and
+    # the payment FAILED authentication_failed.
+    payment_action_timeout_s: int = 900
+    # The simulator's own behaviour (read by `flask gateway simulator`, not by the service);
+    # GATEWAY_WEBHOOK_URL: where it sends its signed webhook events (none: it sends none).
+    gateway_webhook_url: str | None = None
     gateway_latency_ms: int = 0
     gateway_transient_failure_rate: Decimal = Decimal("0")
     gateway_timeout_ms: int = DEFAULT_GATEWAY_TIMEOUT_MS
@@ -154,6 +160,14 @@ class Settings:
         if self.gateway_url:
             return self.gateway_url.rstrip("/")
         return STRIPE_API_URL if self.gateway == "stripe" else SIMULATOR_URL
+
+    @property
+    def webhook_secret(self) -> str | None:
+        """The secret webhook events are signed with: STRIPE_WEBHOOK_SECRET, or the
+        simulator's own for `simulator` (it signs with the same setting)."""
+        if self.stripe_webhook_secret:
+            return self.stripe_webhook_secret
+        return SIMULATOR_WEBHOOK_SECRET if self.gateway == "simulator" else None
 
     @property
     def gateway_api_key(self) -> str:
@@ -289,6 +303,14 @@ def _read(env: Env) -> Settings:
         ),
         stripe_api_key=env.str("STRIPE_API_KEY", d.stripe_api_key),
         stripe_webhook_secret=env.str("STRIPE_WEBHOOK_SECRET", d.stripe_webhook_secret),
+        payment_action_timeout_s=env.int(
+            "PAYMENT_ACTION_TIMEOUT_S", d.payment_action_timeout_s, validate=Range(min=1)
+        ),
+        gateway_webhook_url=env.str(
+            "GATEWAY_WEBHOOK_URL",
+            d.gateway_webhook_url,
+            validate=_check(_is_http_url, "must be an http:// or https:// URL"),
+        ),
         gateway_latency_ms=env.int(
             "GATEWAY_LATENCY_MS",
             d.gateway_latency_ms,

@@ -102,4 +102,7 @@ def configure(settings: Settings, stream: Any = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    # The stripe library logs every request and response at INFO (paths and status codes,
+    # never the key): the service's own lines say what each call did.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
     root._payments_configured = True  # type: ignore[attr-defined]

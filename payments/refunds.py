@@ -101,18 +101,24 @@ def finish_refund(uow: UnitOfWork, refund_id: UUID, failure: RefundFailure | Non
     A failed refund's amount becomes refundable again."""
     try:
         with uow:
-            payment, refund = _locked(uow, refund_id)
-            if refund.status.terminal:
-                return False
-            if failure is None:
-                refund.succeed(uow.clock())
-            else:
-                refund.fail(failure, payment, uow.clock())
-                uow.repo.save_reservation(payment)
-            uow.refunds.save(refund)
+            finished = finish_in(uow, refund_id, failure)
             uow.commit()
     except AlreadyDone:
         return False
+    return finished
+
+
+def finish_in(uow: UnitOfWork, refund_id: UUID, failure: RefundFailure | None) -> bool:
+    """`finish_refund` inside a unit of work the caller opened and commits."""
+    payment, refund = _locked(uow, refund_id)
+    if refund.status.terminal:
+        return False
+    if failure is None:
+        refund.succeed(uow.clock())
+    else:
+        refund.fail(failure, payment, uow.clock())
+        uow.repo.save_reservation(payment)
+    uow.refunds.save(refund)
     return True
 
 

@@ -124,6 +124,7 @@ def charge_of(payment: Payment, tx: Transaction) -> Charge:
         amount=payment.amount,
         currency=payment.currency,
         opened_at=tx.created_at,
+        reference=tx.gateway_reference,
     )
 
 
@@ -133,34 +134,55 @@ def record_decision(uow: UnitOfWork, transaction_id: UUID, decision: Decision) -
     transaction was completed already."""
     try:
         with uow:
-            found = uow.repo.transaction_with_payment(
-                transaction_id, lock_payment=True, lock_transaction=True
-            )
-            if found is None:
-                raise NotFound(f"transaction {transaction_id}")
-            tx, payment = found
-            if tx.status.terminal:
-                return None
-            if decision.status is Status.PENDING:  # 3-D Secure: the outcome comes later
-                assert decision.reference is not None
-                tx.await_action(decision.reference, uow.clock())
-                uow.repo.save_transaction(tx)
-                uow.commit()
-                return None
-            tx.complete(
-                decision.status,
-                decision.reason,
-                uow.clock(),
-                reference=decision.reference,
-                decline_code=decision.decline_code,
-            )
-            payment.forget_token()
-            uow.repo.save_transaction(tx)
-            _settle(uow, payment, tx)
+            payment = record_in(uow, transaction_id, decision)
             uow.commit()
     except AlreadyDone:
         return None
     return payment
+
+
+def record_in(uow: UnitOfWork, transaction_id: UUID, decision: Decision) -> Payment | None:
+    """`record_decision` inside a unit of work the caller opened and commits (a webhook
+    records its event id in the same transaction)."""
+    found = uow.repo.transaction_with_payment(
+        transaction_id, lock_payment=True, lock_transaction=True
+    )
+    if found is None:
+        raise NotFound(f"transaction {transaction_id}")
+    tx, payment = found
+    if tx.status.terminal:
+        return None
+    if decision.status is Status.PENDING:  # 3-D Secure: the outcome comes later
+        assert decision.reference is not None
+        tx.await_action(decision.reference, decision.client_secret, uow.clock())
+        uow.repo.save_transaction(tx)
+        return None
+    tx.complete(
+        decision.status,
+        decision.reason,
+        uow.clock(),
+        reference=decision.reference,
+        decline_code=decision.decline_code,
+    )
+    payment.forget_token()
+    uow.repo.save_transaction(tx)
+    _settle(uow, payment, tx)
+    return payment
+
+
+def expire_action(uow: UnitOfWork, gateway: Gateway, payment_id: UUID) -> Payment | None:
+    """A 3-D Secure authentication not completed within PAYMENT_ACTION_TIMEOUT_S: cancel the
+    PaymentIntent first (so that no charge can succeed), then record what the gateway says:
+    FAILED `authentication_failed`, or the charge if the cardholder completed it meanwhile.
+    None when the payment was settled already. `TransientGatewayError` to retry."""
+    with uow.reading():
+        found = uow.repo.payment_with_transaction(payment_id)
+    if found is None:
+        raise NotFound(f"payment {payment_id}")
+    payment, tx = found
+    if tx is None or not tx.awaits_action:
+        return None
+    return record_decision(uow, tx.id, gateway.cancel_action(charge_of(payment, tx)))
 
 
 def give_up_on_gateway(uow: UnitOfWork, gateway: Gateway, payment_id: UUID) -> Payment | None:

@@ -21,6 +21,7 @@ from flask import Flask, Response, jsonify, request
 
 from stripesim.errors import StripeError, invalid
 from stripesim.state import Answer, Fingerprint, Knobs, State
+from stripesim.webhooks import Sender
 
 API_VERSION = "2026-10-28.endive"  # what the `stripe` library this service pins sends
 SEARCH_QUERY = re.compile(r"^metadata\['(?P<field>[A-Za-z0-9_]+)'\]:'(?P<value>[^']*)'$")
@@ -43,10 +44,16 @@ def parse_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return parsed
 
 
-def create_app(state: State | None = None, seed: int | None = None) -> Flask:
-    """The simulator's WSGI app over `state` (a fresh one by default)."""
+def create_app(
+    state: State | None = None, seed: int | None = None, sender: Sender | None = None
+) -> Flask:
+    """The simulator's WSGI app over `state` (a fresh one by default); `sender` delivers its
+    webhook events (none without one)."""
     app = Flask("stripesim")
     sim = state or State()
+    if sender is not None:
+        sim.notify = sender.send
+        app.extensions["stripesim.webhooks"] = sender
     app.extensions["stripesim"] = sim
     rng = random.Random(seed)
 
@@ -189,6 +196,20 @@ def create_app(state: State | None = None, seed: int | None = None) -> Flask:
         for name, value in given.items():
             setattr(sim.knobs, name, type(known[name])(value))
         return jsonify(sim.knobs.__dict__)
+
+    @app.post("/_simulator/payment_intents/<intent_id>/authenticate")
+    def authenticate(intent_id: str) -> Response:
+        given = request.get_json(force=True) or {}
+        result = given.get("result", "succeeded")
+        if result not in ("succeeded", "failed"):
+            raise invalid("result is succeeded or failed", "result")
+        late = bool(given.get("late", False))
+        return jsonify(sim.authenticate(intent_id, result == "succeeded", late))
+
+    @app.get("/_simulator/refunds")
+    def refunds_of() -> Response:
+        intent_id = request.args.get("payment_intent", "")
+        return jsonify({"data": sim.refunds_of(intent_id)})
 
     @app.post("/_simulator/refunds/finish")
     def finish_refunds() -> Response:

@@ -12,8 +12,9 @@ from werkzeug.serving import make_server
 
 from payments import config, logs
 from payments.cli_support import UsageProblem, one_line_errors, stop_on_signals
-from stripesim.app import create_app
+from stripesim.app import API_VERSION, create_app
 from stripesim.state import Knobs, State
+from stripesim.webhooks import Sender
 
 log = logging.getLogger("payments.gateway.simulator")
 
@@ -40,13 +41,17 @@ def simulator(seed: int | None) -> None:
         latency_ms=settings.gateway_latency_ms,
         transient_failure_rate=float(settings.gateway_transient_failure_rate),
     )
-    serve(address.hostname, address.port or 80, State(knobs=knobs), seed)
+    secret = settings.webhook_secret or config.SIMULATOR_WEBHOOK_SECRET
+    sender = Sender(settings.gateway_webhook_url, secret, API_VERSION)
+    serve(address.hostname, address.port or 80, State(knobs=knobs), seed, sender)
 
 
-def serve(host: str, port: int, state: State, seed: int | None = None) -> None:
+def serve(
+    host: str, port: int, state: State, seed: int | None = None, sender: Sender | None = None
+) -> None:
     """Answer on host:port, a thread per connection, until SIGTERM or SIGINT."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    server = make_server(host, port, create_app(state, seed), threaded=True)
+    server = make_server(host, port, create_app(state, seed, sender), threaded=True)
     stop = stop_on_signals()
     log.info("gateway simulator listening on http://%s:%d knobs=%s", host, port, state.knobs)
     thread = threading.Thread(target=server.serve_forever, name="simulator", daemon=True)

@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,8 @@ class State:
     charges_by_payment: Counter[str] = field(default_factory=Counter)
     refunds_by_key: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called with (event type, object) after a change Stripe would send a webhook for.
+    notify: Callable[[str, dict[str, Any]], object] = lambda kind, obj: None
 
     # idempotency (https://docs.stripe.com/api/idempotent_requests)
     def begin(self, key: str, fingerprint: Fingerprint) -> Answer | None:
@@ -181,6 +184,8 @@ class State:
             if intent is not None and intent["status"] not in ("succeeded", "canceled"):
                 intent["status"], intent["canceled_at"] = "canceled", int(time.time())
                 intent["next_action"] = None
+                intent["cancellation_reason"] = "requested_by_customer"
+                self.notify("payment_intent.canceled", intent)
                 return intent
         found = self.intent(intent_id)
         raise invalid(
@@ -188,6 +193,40 @@ class State:
             None,
             "payment_intent_unexpected_state",
         )
+
+    def authenticate(self, intent_id: str, succeeded: bool, late: bool = False) -> dict[str, Any]:
+        """Test control: the cardholder completes (or fails) 3-D Secure. With `late`, a
+        PaymentIntent cancelled meanwhile succeeds all the same: the race Stripe can report
+        after a cancel (the cardholder's confirmation reached the issuer first)."""
+        intent = self.intent(intent_id)
+        with self.lock:
+            allowed = ("requires_action", "canceled") if late else ("requires_action",)
+            if intent["status"] not in allowed:
+                raise invalid(
+                    f"PaymentIntent {intent_id} is {intent['status']}, not waiting for 3-D Secure.",
+                    None,
+                    "payment_intent_unexpected_state",
+                )
+            intent["next_action"] = None
+            if succeeded:
+                intent["status"], intent["amount_received"] = "succeeded", intent["amount"]
+                intent["latest_charge"], intent["canceled_at"] = new_id("ch"), None
+                intent["cancellation_reason"] = None
+                self.charges_by_key[str(intent["metadata"].get("transaction_id", intent_id))] += 1
+                self.charges_by_payment[str(intent["metadata"].get("payment_id", ""))] += 1
+                kind = "payment_intent.succeeded"
+            else:
+                intent["status"] = "requires_payment_method"
+                intent["last_payment_error"] = {
+                    "type": "invalid_request_error",
+                    "code": "payment_intent_authentication_failure",
+                    "decline_code": None,
+                    "message": "The provided PaymentMethod has failed authentication.",
+                    "param": None,
+                }
+                kind = "payment_intent.payment_failed"
+            self.notify(kind, intent)
+        return intent
 
     def search_intents(self, field_name: str, value: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -245,12 +284,18 @@ class State:
             raise missing("refund", refund_id, "id")
         return found
 
+    def refunds_of(self, intent_id: str) -> list[dict[str, Any]]:
+        """Test control: every refund of a PaymentIntent."""
+        with self.lock:
+            return [r for r in self.refunds.values() if r["payment_intent"] == intent_id]
+
     def finish_pending_refunds(self, status: str) -> int:
         """Test control: every pending refund becomes `status` (succeeded or failed)."""
         with self.lock:
             pending = [r for r in self.refunds.values() if r["status"] == "pending"]
             for refund in pending:
                 refund["status"] = status
+                self.notify("refund.updated", refund)
         return len(pending)
 
     def counts(self) -> dict[str, Any]:

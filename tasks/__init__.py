@@ -12,6 +12,10 @@ from tasks import runtime
 
 broker = runtime.start()
 
+from tasks.action_actors import (  # noqa: E402
+    expire_payment_action,
+    refund_stray_charge,
+)
 from tasks.actors import (  # noqa: E402
     charge_payment,
     send_payment_email,
@@ -24,6 +28,8 @@ from tasks.refund_actors import (  # noqa: E402
 
 __all__ = [
     "broker",
+    "expire_payment_action",
+    "refund_stray_charge",
     "charge_payment",
     "send_payment_email",
     "process_refund",

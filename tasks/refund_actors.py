@@ -39,6 +39,9 @@ CANCELLATION_SLICE_S = 10.0
 # FAILED with gateway_unavailable, which alerts the team (deploy/prometheus/alerts.yml).
 REFUND_MIN_BACKOFF_S = 0.5
 REFUND_MAX_BACKOFF_S = 15 * 60.0
+# A refund the gateway took but reports pending finishes by webhook (contract section 12);
+# it is read again no sooner than this, in case a webhook was lost.
+REFUND_PENDING_RECHECK_S = 5 * 60.0
 
 
 def retry_refund(retries: int, exception: BaseException) -> bool:
@@ -61,6 +64,8 @@ def process_refund(refund_id: str) -> None:
     except TransientGatewayError as err:
         attempt = count_gateway_failure()
         wait = backoff.delay(attempt - 1, REFUND_MIN_BACKOFF_S, REFUND_MAX_BACKOFF_S)
+        if isinstance(err, refunds.RefundPending):  # taken: its webhook says when it is done
+            wait = max(wait, REFUND_PENDING_RECHECK_S)
         settings = container.settings
         decided = refunds.retry_refund_later(
             container.uow(),

@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         problem_pages,
         ratelimit,
         refund_views,
+        webhooks,
     )
 
     logs.init_app(app, container.settings)
@@ -54,4 +55,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(problem_pages.bp)
+    webhooks.init_app(app, registry)  # its own authentication (the signature), never limited
     return app

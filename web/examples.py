@@ -53,6 +53,7 @@ PAYMENT: dict[str, Any] = {
         "gateway_reference": "pi_3QxYzAbCdEfGhIjK1a2b3c4d",
         "decline_code": None,
     },
+    "next_action": None,
     "refunds": [REFUND],
     "created_at": CREATED,
     "updated_at": SETTLED,

@@ -73,6 +73,7 @@ class DatabaseCollector(Collector):
         yield idle
         yield from _backlog(found.backlog, self.topics)
         yield from _refunds(found.refunds)
+        yield from _gateway(found.gateway)
 
     def _query(self) -> stats_store.Scrape:
         with self.engine.begin() as conn:
@@ -106,6 +107,31 @@ def _backlog(
         age.add_metric([topic], _age(oldest))
     yield count
     yield age
+
+
+def _gateway(counts: stats_store.GatewayCounts) -> Iterator[Metric]:
+    waiting = GaugeMetricFamily(
+        "payments_awaiting_action",
+        "PENDING payments whose cardholder is asked to authenticate (3-D Secure).",
+    )
+    waiting.add_metric([], counts.awaiting_action)
+    yield waiting
+    oldest = GaugeMetricFamily(
+        "payments_awaiting_action_oldest_age_seconds",
+        "Seconds the longest 3-D Secure authentication has waited (0 when none); cancelled "
+        "after PAYMENT_ACTION_TIMEOUT_S.",
+    )
+    oldest.add_metric([], _age(counts.oldest_action))
+    yield oldest
+    strays = GaugeMetricFamily(
+        "gateway_stray_charges",
+        "Charges that succeeded for a payment that had failed (a 3-D Secure completed after "
+        "its expiry), by the outcome of their automatic refund (pending, succeeded, failed).",
+        labels=["outcome"],
+    )
+    for outcome in ("pending", "succeeded", "failed"):
+        strays.add_metric([outcome], counts.strays.get(outcome, 0))
+    yield strays
 
 
 def _refunds(counts: stats_store.RefundCounts) -> Iterator[Metric]:

@@ -336,11 +336,87 @@ def _refund_paths(
     )
 
 
+WEBHOOK_METADATA_EXAMPLE = {
+    "payment_id": "5f0c6a52-9d1e-4b8e-9a3c-0e6a1d2b3c4d",
+    "transaction_id": "a7dd1101-d36a-4f18-b463-78343896c3b8",
+}
+
+
 def _operations(spec: APISpec) -> None:
     def ok(example: dict[str, str]) -> dict[str, Any]:
         status = {"type": "object", "properties": {"status": {"type": "string"}}}
         return {"content": {"application/json": {"schema": {**status, "example": example}}}}
 
+    spec.path(
+        path="/webhooks/stripe",
+        operations={
+            "post": {
+                "operationId": "receiveStripeEvent",
+                "summary": "Stripe's signed webhook events (for Stripe, not for API clients)",
+                "description": "Checks the `Stripe-Signature` header (HMAC-SHA256 of "
+                "`timestamp.payload` with STRIPE_WEBHOOK_SECRET, at most 300 s old), then "
+                "applies `payment_intent.succeeded`, `payment_intent.payment_failed`, "
+                "`payment_intent.canceled` and refund updates once each, by Stripe's event id. "
+                "Other types are acknowledged. No API key (the signature is the "
+                "authentication), never rate limited.",
+                "parameters": [
+                    {
+                        "name": "Stripe-Signature",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string", "example": "t=1733500000,v1=5257a8..."},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "description": "A Stripe event (https://docs.stripe.com/api/events).",
+                                "example": {
+                                    "id": "evt_1QxYzAbCdEfGhIjK",
+                                    "object": "event",
+                                    "type": "payment_intent.succeeded",
+                                    "data": {
+                                        "object": {
+                                            "id": "pi_3QxYzAbCdEfGhIjK1a2b3c4d",
+                                            "object": "payment_intent",
+                                            "status": "succeeded",
+                                            "metadata": WEBHOOK_METADATA_EXAMPLE,
+                                        }
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Received; `outcome` says what it did.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["received", "outcome"],
+                                    "properties": {
+                                        "received": {"type": "boolean"},
+                                        "outcome": {
+                                            "type": "string",
+                                            "enum": ["applied", "duplicate", "ignored", "stray"],
+                                        },
+                                    },
+                                    "example": {"received": True, "outcome": "applied"},
+                                }
+                            }
+                        },
+                    },
+                    "400": _problem("The signature does not prove the event (invalid-signature)."),
+                    "503": _problem("No signing secret is set (webhooks-not-configured)."),
+                },
+            }
+        },
+    )
     spec.path(
         path="/healthz",
         operations={
@@ -410,13 +486,18 @@ TAGS = [
     {"name": "refunds", "description": "Refunding all or part of a payment, and listing refunds."},
     {"name": "events", "description": "Cancelling an event: every paid payment refunded once."},
     {"name": "operations", "description": "Liveness and readiness, for orchestrators."},
+    {"name": "webhooks", "description": "The payment gateway's signed events (Stripe's)."},
 ]
 
 
 def _tag(path: str) -> str:
     if path.endswith("/refunds") or path.startswith("/refunds"):
         return "refunds"
-    for prefix, tag in (("/payments", "payments"), ("/events", "events")):
+    for prefix, tag in (
+        ("/payments", "payments"),
+        ("/events", "events"),
+        ("/webhooks", "webhooks"),
+    ):
         if path.startswith(prefix):
             return tag
     return "operations"

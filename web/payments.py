@@ -40,10 +40,19 @@ def resource(
         **payment.__dict__,
         "amount": str(money.exact(payment.amount, payment.currency)),
         "transaction": transaction.__dict__ if transaction is not None else None,
+        "next_action": next_action(transaction),
         "amount_refunded": str(money.exact(refunded, payment.currency)),
         "refunds": [refund_fields(r) for r in refunds],
     }
     return _resource.dump(data)
+
+
+def next_action(transaction: Transaction | None) -> dict[str, str] | None:
+    """The 3-D Secure step for the front end while the transaction waits for it (the client
+    secret appears here and nowhere else: contract section 12)."""
+    if transaction is None or not transaction.awaits_action or not transaction.action_secret:
+        return None
+    return {"type": "use_stripe_sdk", "client_secret": transaction.action_secret}
 
 
 def new_resource(payment: Payment) -> dict[str, Any]:

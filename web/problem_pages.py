@@ -30,6 +30,24 @@ PAGES: dict[str, tuple[int, str, str, str]] = {
         N_("Keys are in use and the request has no key, an unknown one, or a revoked one."),
         N_("Send `Authorization: Bearer <key>` with a key the operators gave you."),
     ),
+    "invalid-signature": (
+        400,
+        N_("Invalid signature"),
+        N_(
+            "A webhook event without a valid Stripe-Signature: unsigned, signed with another"
+            " secret, or older than five minutes."
+        ),
+        N_(
+            "Stripe signs its deliveries itself; check STRIPE_WEBHOOK_SECRET against the"
+            " endpoint's signing secret in Stripe's dashboard."
+        ),
+    ),
+    "webhooks-not-configured": (
+        503,
+        N_("Webhooks not configured"),
+        N_("The service has no signing secret to check webhook events with."),
+        N_("Set STRIPE_WEBHOOK_SECRET to the endpoint's signing secret; Stripe retries meanwhile."),
+    ),
     "insufficient-scope": (
         403,
         N_("Insufficient scope"),

@@ -205,7 +205,13 @@ class TransactionSchema(Schema):
         required=True,
         allow_none=True,
         metadata={
-            "enum": ["invalid_payment_data", "rejected_by_gateway", "gateway_unavailable", None]
+            "enum": [
+                "invalid_payment_data",
+                "rejected_by_gateway",
+                "gateway_unavailable",
+                "authentication_failed",
+                None,
+            ]
         },
     )
     created_at = fields.AwareDateTime(format="iso", required=True)
@@ -230,6 +236,15 @@ class TransactionSchema(Schema):
     )
 
 
+class NextActionSchema(Schema):
+    """What the front end's Stripe.js needs to complete a 3-D Secure authentication."""
+
+    type = fields.String(required=True, metadata={"enum": ["use_stripe_sdk"]})
+    client_secret = fields.String(
+        required=True, metadata={"example": "pi_3QxYzAbCdEfGhIjK1a2b3c4d_secret_x"}
+    )
+
+
 class PaymentResourceSchema(Schema):
     """The payment resource returned by the API."""
 
@@ -247,6 +262,16 @@ class PaymentResourceSchema(Schema):
     created_at = fields.AwareDateTime(format="iso", required=True)
     updated_at = fields.AwareDateTime(format="iso", required=True)
     transaction = fields.Nested(TransactionSchema, required=True, allow_none=True)
+    next_action = fields.Nested(
+        NextActionSchema,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "While the cardholder must authenticate with their bank (3-D"
+            " Secure): what the front end hands to Stripe.js (`stripe.handleNextAction({"
+            "clientSecret})`); null otherwise. The payment stays PENDING meanwhile."
+        },
+    )
     amount_refunded = fields.String(
         required=True, metadata={"description": "Sum of the SUCCEEDED refunds.", "example": "0.00"}
     )

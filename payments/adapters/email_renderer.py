@@ -85,6 +85,8 @@ def reason_message(reason: Reason | None, decline_code: str | None = None) -> st
         return _("The payment was declined by your bank or card issuer.")
     if reason is Reason.GATEWAY_UNAVAILABLE:
         return _("The payment service did not respond in time.")
+    if reason is Reason.AUTHENTICATION_FAILED:
+        return _("The payment was not confirmed with your bank in time.")
     return _("The payment details were incomplete or invalid.")
 
 

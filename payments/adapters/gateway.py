@@ -54,6 +54,11 @@ class FakeGateway:
         found = self.charged.get(charge.transaction_id)
         return found or Decision(Status.FAILED, Reason.GATEWAY_UNAVAILABLE)
 
+    def cancel_action(self, charge: Charge) -> Decision:
+        """Cancelled: the cardholder did not authenticate in time."""
+        self.resolved.append(charge.transaction_id)
+        return Decision(Status.FAILED, Reason.AUTHENTICATION_FAILED, reference=charge.reference)
+
     def refund(self, order: RefundOrder) -> RefundOutcome:
         """Record the refund; fail transiently the first `transient_failures` times."""
         self.refunds.append(order.refund_id)

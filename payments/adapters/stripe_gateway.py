@@ -124,6 +124,27 @@ class StripeGateway:
             raise unknown_or_refused(err) from None
         return Decision(Status.FAILED, Reason.GATEWAY_UNAVAILABLE, reference=intents[0].id)
 
+    def cancel_action(self, charge: Charge) -> Decision:
+        """Cancel the PaymentIntent waiting for 3-D Secure (its id is the transaction's
+        reference, found by metadata otherwise); what it is once it can no longer change."""
+        try:
+            reference = charge_reference(self, charge)
+            if reference is None:
+                return Decision(Status.FAILED, Reason.AUTHENTICATION_FAILED)
+            try:
+                intent = self.client.v1.payment_intents.cancel(
+                    reference, options={"idempotency_key": f"cancel-{reference}"}
+                )
+            except stripe.InvalidRequestError as err:
+                if err.code != "payment_intent_unexpected_state":
+                    raise
+                intent = self.client.v1.payment_intents.retrieve(reference)
+        except stripe.StripeError as err:
+            raise unknown_or_refused(err) from None
+        if intent.status == "canceled":
+            return Decision(Status.FAILED, Reason.AUTHENTICATION_FAILED, reference=intent.id)
+        return decision_of(intent)
+
     # refunds
     def refund(self, order: RefundOrder) -> RefundOutcome:
         try:
@@ -131,13 +152,14 @@ class StripeGateway:
             if reference is None:
                 log.error("refund %s: no charge found at the gateway", order.refund_id)
                 return RefundOutcome.FAILED
+            params: Any = {
+                "payment_intent": reference,
+                "metadata": {"refund_id": str(order.refund_id)},
+            }
+            if order.amount is not None:
+                params["amount"] = money.minor_units(order.amount, order.currency)
             made = self.client.v1.refunds.create(
-                params={
-                    "payment_intent": reference,
-                    "amount": money.minor_units(order.amount, order.currency),
-                    "metadata": {"refund_id": str(order.refund_id)},
-                },
-                options={"idempotency_key": str(order.refund_id)},
+                params=params, options={"idempotency_key": str(order.refund_id)}
             )
             status = made.status
             if status == "pending":  # a replayed answer is the first one: read it afresh
@@ -157,12 +179,21 @@ class StripeGateway:
         return next((i.id for i in found.data if i.status == "succeeded"), None)
 
 
+def charge_reference(gateway: StripeGateway, charge: Charge) -> str | None:
+    """The PaymentIntent id of a charge: kept on the transaction, else found by metadata."""
+    if charge.reference is not None:
+        return charge.reference
+    query = f"metadata['transaction_id']:'{charge.transaction_id}'"
+    found = gateway.client.v1.payment_intents.search(params={"query": query, "limit": 1})
+    return found.data[0].id if found.data else None
+
+
 def decision_of(intent: Any) -> Decision:
     """The transaction's outcome from a PaymentIntent (contract section 12's table)."""
     if intent.status == "succeeded":
         return Decision(Status.SUCCESS, reference=intent.id)
     if intent.status == "requires_action":
-        return Decision(Status.PENDING, reference=intent.id)
+        return Decision(Status.PENDING, reference=intent.id, client_secret=intent.client_secret)
     error = getattr(intent, "last_payment_error", None)
     if intent.status == "requires_payment_method" and error is not None:
         return Decision(

@@ -58,6 +58,9 @@ class MemoryStore:
     refund_attempts: dict[UUID, datetime] = field(default_factory=dict)
     cancellations: dict[str, Cancellation] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], KeyRecord] = field(default_factory=dict)
+    gateway_events: set[str] = field(default_factory=set)
+    stray_charges: dict[str, UUID] = field(default_factory=dict)
+    stray_outcomes: dict[str, str] = field(default_factory=dict)
 
     def snapshot(self) -> MemoryStore:
         """A deep copy: what a new unit of work starts from."""
@@ -130,6 +133,43 @@ class MemoryRepository:
         self.data.transactions[tx.id] = _stored(tx)
         if tx.status.terminal:
             self._record_change(tx.payment_id, "transaction")
+
+    def record_gateway_event(self, event_id: str, event_type: str) -> bool:
+        if event_id in self.data.gateway_events:
+            return False
+        self.data.gateway_events.add(event_id)
+        return True
+
+    def add_stray_charge(self, reference: str, transaction_id: UUID) -> bool:
+        if reference in self.data.stray_charges:
+            return False
+        self.data.stray_charges[reference] = transaction_id
+        return True
+
+    def expired_actions(self, older_than_s: float, limit: int) -> list[UUID]:
+        now = datetime.now(UTC)
+        waiting = [
+            t for t in self.data.transactions.values()
+            if t.awaits_action and (now - t.updated_at).total_seconds() > older_than_s
+        ]  # fmt: skip
+        return [t.payment_id for t in sorted(waiting, key=lambda t: t.updated_at)][:limit]
+
+    def unsettled_strays(self, limit: int) -> list[str]:
+        return [r for r in self.data.stray_charges if r not in self.data.stray_outcomes][:limit]
+
+    def stray_charge(self, reference: str) -> tuple[UUID, str, datetime | None] | None:
+        tx_id = self.data.stray_charges.get(reference)
+        if tx_id is None:
+            return None
+        payment = self.data.payments[self.data.transactions[tx_id].payment_id]
+        settled = datetime.now(UTC) if reference in self.data.stray_outcomes else None
+        return tx_id, payment.currency, settled
+
+    def purge_gateway_events(self, older_than_s: float, limit: int) -> int:
+        return 0  # the fake keeps no receipt times
+
+    def settle_stray(self, reference: str, outcome: str) -> None:
+        self.data.stray_outcomes.setdefault(reference, outcome)
 
     def _record_change(self, payment_id: UUID, entity: str) -> None:
         if (payment_id, entity) in self.data.changes:

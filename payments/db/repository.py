@@ -20,6 +20,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     union_all,
     update,
 )
@@ -28,7 +29,15 @@ from sqlalchemy.exc import IntegrityError
 
 from payments import money
 from payments.db import outbox_store
-from payments.db.tables import PAYMENT_FIELDS, payments, sent_emails, status_changes, transactions
+from payments.db.tables import (
+    PAYMENT_FIELDS,
+    gateway_events,
+    payments,
+    sent_emails,
+    status_changes,
+    stray_charges,
+    transactions,
+)
 from payments.domain.model import Payment, Reason, Status, Transaction
 from payments.domain.secret import PaymentToken
 from payments.errors import AlreadyDone
@@ -97,6 +106,7 @@ _SAVE_TRANSACTION = (
         updated_at=bindparam("b_updated_at"),
         gateway_reference=bindparam("b_reference"),
         decline_code=bindparam("b_decline_code"),
+        action_secret=bindparam("b_action_secret"),
     )
 )
 
@@ -112,6 +122,36 @@ def _with_change(save: Any, entity: str, payment_id: Any) -> Any:
 
 
 _FINISH_TRANSACTION = _with_change(_SAVE_TRANSACTION, "transaction", transactions.c.payment_id)
+_RECORD_GATEWAY_EVENT = (
+    pg_insert(gateway_events).on_conflict_do_nothing().returning(gateway_events.c.id)
+)
+_EXPIRED_ACTIONS = text(
+    "SELECT payment_id FROM transactions WHERE status = 'PENDING'"
+    " AND gateway_reference IS NOT NULL"
+    " AND updated_at < now() - make_interval(secs => :b_seconds)"
+    " ORDER BY updated_at LIMIT :b_limit"
+)
+_UNSETTLED_STRAYS = text(
+    "SELECT gateway_reference FROM stray_charges WHERE settled_at IS NULL"
+    " ORDER BY found_at LIMIT :b_limit"
+)
+_STRAY = text(
+    "SELECT s.transaction_id, p.currency, s.settled_at FROM stray_charges s"
+    " JOIN transactions t ON t.id = s.transaction_id JOIN payments p ON p.id = t.payment_id"
+    " WHERE s.gateway_reference = :b_ref"
+)
+_SETTLE_STRAY = text(
+    "UPDATE stray_charges SET settled_at = now(), outcome = :b_outcome"
+    " WHERE gateway_reference = :b_ref AND settled_at IS NULL"
+)
+_PURGE_EVENTS = text(
+    "DELETE FROM gateway_events WHERE id IN (SELECT id FROM gateway_events"
+    " WHERE received_at < now() - make_interval(secs => :b_seconds)"
+    " ORDER BY received_at LIMIT :b_limit)"
+)
+_ADD_STRAY = (
+    pg_insert(stray_charges).on_conflict_do_nothing().returning(stray_charges.c.gateway_reference)
+)
 _FINISH_PAYMENT = _with_change(_SAVE_PAYMENT, "payment", payments.c.id)
 _EMAIL_SENT = select(
     exists().where(
@@ -182,6 +222,7 @@ def _transaction(row: Any, prefix: str = "") -> Transaction:
         updated_at=m["updated_at"],
         gateway_reference=m["gateway_reference"],
         decline_code=m["decline_code"],
+        action_secret=m["action_secret"],
     )
 
 
@@ -329,6 +370,7 @@ class SqlRepository:
                 "b_updated_at": tx.updated_at,
                 "b_reference": tx.gateway_reference,
                 "b_decline_code": tx.decline_code,
+                "b_action_secret": tx.action_secret,
             },
         )
 
@@ -340,6 +382,48 @@ class SqlRepository:
     def record_email(self, payment_id: UUID, kind: str, message_id: str) -> None:
         """Record an e-mail the SMTP server accepted (and when the payment was e-mailed)."""
         self.conn.execute(_RECORD_EMAIL, {"b_id": payment_id, "b_kind": kind, "b_mid": message_id})
+
+    # the gateway's webhook events (contract section 12)
+    def record_gateway_event(self, event_id: str, event_type: str) -> bool:
+        """Note a webhook event as applied; False when it was already (a redelivery). Two
+        deliveries at once take turns on the key: the second sees the first's row."""
+        inserted = self.conn.execute(
+            _RECORD_GATEWAY_EVENT, {"id": event_id, "type": event_type}
+        ).first()
+        return inserted is not None
+
+    def add_stray_charge(self, reference: str, transaction_id: UUID) -> bool:
+        """Note a charge that succeeded for a FAILED transaction, to be refunded; False when
+        it was noted already."""
+        inserted = self.conn.execute(
+            _ADD_STRAY, {"gateway_reference": reference, "transaction_id": transaction_id}
+        ).first()
+        return inserted is not None
+
+    def expired_actions(self, older_than_s: float, limit: int) -> list[UUID]:
+        """Payments whose 3-D Secure authentication has waited longer than `older_than_s`."""
+        rows = self.conn.execute(
+            _EXPIRED_ACTIONS, {"b_seconds": older_than_s, "b_limit": limit}
+        ).all()
+        return [row[0] for row in rows]
+
+    def unsettled_strays(self, limit: int) -> list[str]:
+        """The stray charges not refunded yet (their gateway references), oldest first."""
+        return [row[0] for row in self.conn.execute(_UNSETTLED_STRAYS, {"b_limit": limit})]
+
+    def stray_charge(self, reference: str) -> tuple[UUID, str, datetime | None] | None:
+        """A stray charge's transaction, currency and when it was settled."""
+        row = self.conn.execute(_STRAY, {"b_ref": reference}).first()
+        return (row[0], row[1], row[2]) if row else None
+
+    def settle_stray(self, reference: str, outcome: str) -> None:
+        """Record the gateway's answer to a stray charge's refund."""
+        self.conn.execute(_SETTLE_STRAY, {"b_ref": reference, "b_outcome": outcome})
+
+    def purge_gateway_events(self, older_than_s: float, limit: int) -> int:
+        """Forget up to `limit` webhook event ids received over `older_than_s` ago."""
+        result = self.conn.execute(_PURGE_EVENTS, {"b_seconds": older_than_s, "b_limit": limit})
+        return int(result.rowcount or 0)
 
     def claim_sweep(self) -> bool:
         """Take the sweep's lock until this transaction ends; False if another holds it."""

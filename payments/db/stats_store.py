@@ -67,6 +67,29 @@ def refund_counts(conn: Connection) -> RefundCounts:
 
 
 @dataclass(frozen=True)
+class GatewayCounts:
+    """3-D Secure authentications waiting (and the oldest), stray charges by outcome."""
+
+    awaiting_action: int
+    oldest_action: datetime | None
+    strays: dict[str, int]
+
+
+def gateway_counts(conn: Connection) -> GatewayCounts:
+    """Read off the partial index of waiting transactions and the (small) stray table."""
+    waiting, oldest = conn.execute(
+        text(
+            "SELECT count(*), min(updated_at) FROM transactions"
+            " WHERE status = 'PENDING' AND gateway_reference IS NOT NULL"
+        )
+    ).one()
+    strays = conn.execute(
+        text("SELECT coalesce(outcome, 'pending'), count(*) FROM stray_charges GROUP BY 1")
+    )
+    return GatewayCounts(int(waiting), oldest, {o: int(n) for o, n in strays})
+
+
+@dataclass(frozen=True)
 class Scrape:
     """What one /metrics scrape reads from PostgreSQL."""
 
@@ -74,6 +97,7 @@ class Scrape:
     oldest_pending_move: datetime | None
     backlog: list[tuple[str, int, datetime | None]]
     refunds: RefundCounts
+    gateway: GatewayCounts
 
 
 def scrape(conn: Connection, timeout_ms: int) -> Scrape:
@@ -85,4 +109,5 @@ def scrape(conn: Connection, timeout_ms: int) -> Scrape:
         oldest_pending_move(conn),
         outbox_store.backlog(conn),
         refund_counts(conn),
+        gateway_counts(conn),
     )

@@ -65,6 +65,7 @@ transactions = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("gateway_reference", Text),
     Column("decline_code", Text),
+    Column("action_secret", Text),
 )
 
 status_changes = Table(
@@ -172,4 +173,22 @@ event_cancellations = Table(
     Column("scanned_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+gateway_events = Table(
+    "gateway_events",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("type", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+stray_charges = Table(
+    "stray_charges",
+    metadata,
+    Column("gateway_reference", Text, primary_key=True),
+    Column("transaction_id", Uuid, nullable=False),
+    Column("found_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True)),
+    Column("outcome", Text),
 )

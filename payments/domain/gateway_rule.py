@@ -36,6 +36,7 @@ class Decision:
     reason: Reason | None = None
     reference: str | None = None
     decline_code: str | None = None
+    client_secret: str | None = None  # PENDING only: what the front end's Stripe.js needs
 
 
 def decide(

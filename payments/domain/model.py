@@ -32,6 +32,7 @@ class Reason(StrEnum):
     INVALID_PAYMENT_DATA = "invalid_payment_data"
     REJECTED_BY_GATEWAY = "rejected_by_gateway"
     GATEWAY_UNAVAILABLE = "gateway_unavailable"
+    AUTHENTICATION_FAILED = "authentication_failed"  # 3-D Secure not completed (section 12)
 
 
 class DomainError(PaymentsError):
@@ -54,6 +55,9 @@ class Transaction:
     # and the issuer's reason for a decline (`insufficient_funds`), contract section 12.
     gateway_reference: str | None = None
     decline_code: str | None = None
+    # While the cardholder is asked to authenticate (3-D Secure): the PaymentIntent's client
+    # secret, which only the front end's Stripe.js needs; erased once the transaction ends.
+    action_secret: str | None = None
     events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -84,13 +88,20 @@ class Transaction:
         self.status, self.reason, self.updated_at = outcome, reason, now
         self.gateway_reference = reference or self.gateway_reference
         self.decline_code = decline_code
+        self.action_secret = None
 
-    def await_action(self, reference: str, now: datetime) -> None:
+    @property
+    def awaits_action(self) -> bool:
+        """Whether the cardholder is asked to authenticate (PENDING, the gateway answered)."""
+        return self.status is Status.PENDING and self.gateway_reference is not None
+
+    def await_action(self, reference: str, secret: str | None, now: datetime) -> None:
         """The gateway waits for the cardholder (3-D Secure): still PENDING, its reference
-        kept so that the outcome can be matched when it arrives."""
+        kept so that the outcome can be matched when it arrives, and the client secret the
+        front end needs meanwhile."""
         if self.status.terminal:
             raise IllegalTransition(f"transaction {self.id} is already {self.status}")
-        self.gateway_reference, self.updated_at = reference, now
+        self.gateway_reference, self.action_secret, self.updated_at = reference, secret, now
 
 
 @dataclass

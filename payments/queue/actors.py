@@ -41,9 +41,15 @@ SEND_PAYMENT_EMAIL = ActorRef("send_payment_email", "email", "payment_id")
 PROCESS_REFUND = ActorRef("process_refund", "gateway", "refund_id")
 SEND_REFUND_EMAIL = ActorRef("send_refund_email", "email", "refund_id")
 REFUND_CANCELLED_EVENT = ActorRef("refund_cancelled_event", "payments", "event_id")
+# 3-D Secure (contract section 12): cancel a PaymentIntent whose authentication was not
+# completed in time; refund a charge that succeeded for a payment that had failed.
+EXPIRE_PAYMENT_ACTION = ActorRef("expire_payment_action", "gateway", "payment_id")
+REFUND_STRAY_CHARGE = ActorRef("refund_stray_charge", "gateway", "gateway_reference")
 
 ALL = (
     CHARGE_PAYMENT,
+    EXPIRE_PAYMENT_ACTION,
+    REFUND_STRAY_CHARGE,
     SEND_PAYMENT_EMAIL,
     PROCESS_REFUND,
     SEND_REFUND_EMAIL,

@@ -23,6 +23,9 @@ from tests.support.procs import Process, wait_http
 from tests.support.simulator import Simulator
 from tests.support.smtp import SmtpServer
 
+# 3-D Secure not completed within this many seconds is cancelled (short, for the tests).
+ACTION_TIMEOUT_S = 6
+
 
 @dataclass
 class Stack:
@@ -42,9 +45,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     smtp = SmtpServer(env.free_port()).start()
     api_port = env.free_port()
     log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
-    gateway = Simulator(env.base_env(), log_dir).start()
+    webhooks = f"http://127.0.0.1:{api_port}/webhooks/stripe"  # the simulator's events go there
+    gateway = Simulator(env.base_env(GATEWAY_WEBHOOK_URL=webhooks), log_dir).start()
     environ = env.base_env(
         GATEWAY_URL=gateway.url,
+        PAYMENT_ACTION_TIMEOUT_S=str(ACTION_TIMEOUT_S),
         DATABASE_URL=env.create_database("e2e"),
         DRAMATIQ_NAMESPACE=f"test-{env.SESSION}-e2e",
         KAFKA_GROUP_ID=f"test-bridge-{env.SESSION}-e2e",

@@ -38,6 +38,25 @@ class Simulator(ServiceProcess):
         response.raise_for_status()
         return dict(response.json())
 
+    def intent(self, intent_id: str) -> dict[str, Any]:
+        """A PaymentIntent as the gateway holds it."""
+        response = requests.get(
+            f"{self.url}/v1/payment_intents/{intent_id}",
+            headers={"Authorization": "Bearer sk_test_simulator"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+    def authenticate(self, intent_id: str, result: str = "succeeded", late: bool = False) -> Any:
+        """Play the cardholder: complete (or fail) 3-D Secure; with `late`, on a PaymentIntent
+        cancelled meanwhile (the race Stripe can report after a cancel)."""
+        return requests.post(
+            f"{self.url}/_simulator/payment_intents/{intent_id}/authenticate",
+            json={"result": result, "late": late},
+            timeout=10,
+        )
+
     def finish_refunds(self, status: str = "succeeded") -> int:
         """Finish every refund it reported pending."""
         response = requests.post(

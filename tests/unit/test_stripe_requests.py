@@ -160,8 +160,10 @@ def test_an_invalid_payment_method_is_invalid_payment_data(stripe_api: FakeStrip
 
 
 def test_requires_action_keeps_the_payment_pending(stripe_api: FakeStripe) -> None:
-    stripe_api.answers.append((200, intent("requires_action"), {}))
-    assert gateway(stripe_api).charge(a_charge()) == Decision(Status.PENDING, reference="pi_123")
+    stripe_api.answers.append((200, intent("requires_action", client_secret="pi_123_secret_x"), {}))
+    assert gateway(stripe_api).charge(a_charge()) == Decision(
+        Status.PENDING, reference="pi_123", client_secret="pi_123_secret_x"
+    )
 
 
 @pytest.mark.parametrize("status", [429, 409, 500, 503])

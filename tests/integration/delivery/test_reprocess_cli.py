@@ -33,7 +33,7 @@ def staged_payments(container: Container) -> dict[str, uuid.UUID]:
     services.charge_payment(uow(), FakeGateway(), ids["settled"])
     ids["done"] = place(container).id
     services.charge_payment(uow(), FakeGateway(), ids["done"])
-    services.notify(uow(), lambda p, k: None, _Mailer(), ids["done"])  # type: ignore[arg-type]
+    services.notify(uow(), lambda p, k, d=None: None, _Mailer(), ids["done"])  # type: ignore[arg-type]
     return ids
 
 

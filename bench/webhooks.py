@@ -1,0 +1,115 @@
+"""Webhook phase: POST /webhooks/stripe under load, beside the API phase's POST /payments
+(issue 29: 200 within 100 ms at p99, nothing slow in the request).
+
+BENCH_WEBHOOK_PAYMENTS payments are seeded waiting for 3-D Secure; then, for
+BENCH_API_SECONDS, BENCH_API_CONNECTIONS clients each send the signed
+`payment_intent.succeeded` of the next one: each request checks the signature, records the
+event id, completes the transaction, settles the payment and writes its two outbox rows, in
+one transaction (a real state change, not a duplicate).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+
+from bench import loadgen
+from bench.procs import Service, api_argv, wait_ready
+from bench.settings import BenchSettings
+from bench.stack import BenchStack
+from devstack.procs import free_port
+from stripesim.webhooks import envelope, signature_header
+
+log = logging.getLogger("bench")
+SECRET = "whsec_bench_webhooks"  # noqa: S105 (the bench's own, on loopback)
+
+
+def _seed(stack: BenchStack, count: int) -> list[tuple[str, str, str]]:
+    """`count` PENDING payments whose transaction waits for 3-D Secure; (payment id,
+    transaction id, PaymentIntent id) each."""
+    rows = [(str(uuid.uuid4()), str(uuid.uuid4())) for _ in range(count)]
+    with stack.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO payments (id, status, user_name, user_email, user_language,"
+                " event_id, amount, currency) VALUES (:p, 'PENDING', 'Fan', :email, 'en',"
+                " 'bench-3ds', 10.00, 'USD')"
+            ),
+            [{"p": p, "email": f"fan-{p[:8]}@bench.example"} for p, _ in rows],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO transactions (id, payment_id, status, gateway_reference,"
+                " action_secret) VALUES (:t, :p, 'PENDING', :ref, :ref || '_secret')"
+            ),
+            [{"t": t, "p": p, "ref": f"pi_{t.replace('-', '')[:24]}"} for p, t in rows],
+        )
+    return [(p, t, f"pi_{t.replace('-', '')[:24]}") for p, t in rows]
+
+
+def _request(port: int, payment: tuple[str, str, str]) -> bytes:
+    payment_id, tx_id, reference = payment
+    intent = {
+        "id": reference,
+        "object": "payment_intent",
+        "status": "succeeded",
+        "metadata": {"payment_id": payment_id, "transaction_id": tx_id},
+    }
+    data = json.dumps(envelope("payment_intent.succeeded", intent, "bench"))
+    head = (
+        f"POST /webhooks/stripe HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Stripe-Signature: {signature_header(data, SECRET)}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(data.encode())}\r\n\r\n"
+    )
+    return head.encode() + data.encode()
+
+
+def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
+    """Seed, then the closed-loop load of signed events."""
+    count = int(os.environ.get("BENCH_WEBHOOK_PAYMENTS", "20000"))
+    payments = _seed(stack, count)
+    port = free_port()
+    env = stack.env("webhooks", WEB_CONCURRENCY=str(bench.api_workers),
+                    GUNICORN_THREADS=str(bench.api_threads),
+                    STRIPE_WEBHOOK_SECRET=SECRET)  # fmt: skip
+    api = Service("api-webhooks", api_argv(port), env, stack.log_dir).start()
+    try:
+        wait_ready(api, f"http://127.0.0.1:{port}/healthz")
+        requests = [_request(port, p) for p in payments]  # signed now: well within 300 s
+        warm = loadgen.closed_loop("127.0.0.1", port, bench.api_connections, 2,
+                                   lambda i: (requests[i % 500], "warm"))  # fmt: skip
+        offset = 500
+        samples = loadgen.closed_loop(
+            "127.0.0.1", port, bench.api_connections, bench.api_seconds,
+            lambda i: (requests[(offset + i) % len(requests)], ""),
+        )  # fmt: skip
+    finally:
+        api.stop()
+    ok = [s for s in samples if s.status == 200]
+    latencies = sorted(s.latency for s in ok) or [0.0]
+    with stack.engine.connect() as conn:
+        settled = conn.execute(
+            text(
+                "SELECT count(*) FROM payments WHERE event_id = 'bench-3ds' AND status = 'SUCCESS'"
+            )
+        ).scalar_one()
+    result = {
+        "requests": len(samples),
+        "ok": len(ok),
+        "failed": len(samples) - len(ok),
+        "warm_up": len(warm),
+        "seconds": bench.api_seconds,
+        "per_s": len(ok) / bench.api_seconds,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+        "connections": bench.api_connections,
+        "payments_settled": int(settled),
+        "seeded": count,
+    }
+    log.info("webhooks: %s", result)
+    return result

@@ -1,0 +1,41 @@
+"""The 3-D Secure actors (contract section 12): the same habits as `tasks.actors` (ids in,
+idempotent, retries with backoff, dead letters)."""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from payments import services, webhooks
+from payments.queue import actors as names
+from tasks import runtime
+from tasks.actors import COMMON_OPTIONS, actor, gateway_time_limit_ms, log_ids, payment_outcome
+
+log = logging.getLogger("payments.worker")
+TIME_LIMIT_MS = gateway_time_limit_ms(runtime.container().settings.gateway_timeout_ms)
+
+
+@actor(names.EXPIRE_PAYMENT_ACTION, time_limit=TIME_LIMIT_MS, **COMMON_OPTIONS)
+def expire_payment_action(payment_id: str) -> None:
+    """A 3-D Secure authentication not completed in time: cancel the PaymentIntent, then
+    FAILED authentication_failed (or the charge, if the cardholder completed it first). A
+    gateway that cannot be reached raises: retried with backoff like any failure."""
+    container = runtime.container()
+    payment = services.expire_action(container.uow(), container.gateway, UUID(payment_id))
+    log.info(
+        "3-D Secure expired: %s", payment_outcome(payment), extra=log_ids(payment_id=payment_id)
+    )
+
+
+@actor(names.REFUND_STRAY_CHARGE, time_limit=TIME_LIMIT_MS, **COMMON_OPTIONS)
+def refund_stray_charge(gateway_reference: str) -> None:
+    """A charge that succeeded for a payment that had failed: refund it in full."""
+    container = runtime.container()
+    outcome = webhooks.refund_stray(container.uow(), container.gateway, gateway_reference)
+    level = logging.ERROR if outcome == "failed" else logging.WARNING
+    log.log(
+        level,
+        "stray charge refund %s",
+        outcome or "already settled",
+        extra=log_ids(gateway_reference=gateway_reference),
+    )
