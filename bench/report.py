@@ -96,8 +96,17 @@ def targets(results: dict[str, Any]) -> list[list[str]]:
             (f"POST /payments {posts.get('per_s', 0):.0f} req/s "
              f"(p99 {posts.get('p99_ms', 0):.0f} ms)") if posts else "-",
             "-",
+            "-",
+            "-",
+        ])  # fmt: skip
+        rows.append([
+            f"POST /webhooks/stripe at {w['paced_rate']:.0f} events/s (open loop)",
+            f"p50 {w['paced_p50_ms']:.0f} ms, p99 {w['paced_p99_ms']:.0f} ms; "
+            f"{w['paced_failed']} failed",
+            "-",
+            "-",
             "p99 <= 100 ms",
-            _mark(w["p99_ms"] <= 100 and w["failed"] == 0),
+            _mark(w["paced_p99_ms"] <= 100 and w["paced_failed"] == 0 and w["failed"] == 0),
         ])  # fmt: skip
     if "gateway" in results:
         g = results["gateway"]

@@ -13,7 +13,9 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"
+from payments import data_files
+
+TRANSLATIONS = data_files.TRANSLATIONS
 DOMAIN = "messages"
 
 log = logging.getLogger("payments.i18n")

@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.sql"
+from payments import data_files
+
+SCHEMA_FILE = data_files.SCHEMA_FILE
 _SCHEMA_LOCK = 727_001  # advisory lock id: two `flask db init` at once apply in turn
 # A pooled connection idle for this long is pinged before it is handed out; one used more
 # recently is not (as HikariCP's aliveBypassWindowMs): a busy process saves a round trip per
