@@ -228,7 +228,8 @@ def error_body(err: StripeError) -> dict[str, Any]:
 
 def drop_connection() -> None:
     """Close the client's connection without an answer: a charge made, its answer lost."""
-    connection = request.environ.get("werkzeug.socket")
+    environ = request.environ
+    connection = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
     if isinstance(connection, socket.socket):
         with contextlib.suppress(OSError):
             connection.shutdown(socket.SHUT_RDWR)

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import click
+from flask import Flask
 from flask.cli import AppGroup
-from werkzeug.serving import make_server
+from gunicorn.app.base import BaseApplication
 
 from payments import config, logs
-from payments.cli_support import UsageProblem, one_line_errors, stop_on_signals
+from payments.cli_support import UsageProblem, one_line_errors
 from stripesim.app import API_VERSION, create_app
 from stripesim.state import Knobs, State
 from stripesim.webhooks import Sender
 
 log = logging.getLogger("payments.gateway.simulator")
+
+# Calls in flight at once: enough for 100 charges/s each waiting a second's latency.
+THREADS = 256
 
 gateway_cli = AppGroup("gateway", help="The payment gateway (contract section 12).")
 
@@ -42,20 +46,39 @@ def simulator(seed: int | None) -> None:
         transient_failure_rate=float(settings.gateway_transient_failure_rate),
     )
     secret = settings.webhook_secret or config.SIMULATOR_WEBHOOK_SECRET
-    sender = Sender(settings.gateway_webhook_url, secret, API_VERSION)
-    serve(address.hostname, address.port or 80, State(knobs=knobs), seed, sender)
+
+    def app() -> Flask:  # built in the serving process, after gunicorn's fork
+        sender = Sender(settings.gateway_webhook_url, secret, API_VERSION)
+        return create_app(State(knobs=knobs), seed, sender)
+
+    log.info("gateway simulator on %s knobs=%s", settings.gateway_base_url, knobs)
+    Server(app, f"{address.hostname}:{address.port or 80}").run()
 
 
-def serve(
-    host: str, port: int, state: State, seed: int | None = None, sender: Sender | None = None
-) -> None:
-    """Answer on host:port, a thread per connection, until SIGTERM or SIGINT."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    server = make_server(host, port, create_app(state, seed, sender), threaded=True)
-    stop = stop_on_signals()
-    log.info("gateway simulator listening on http://%s:%d knobs=%s", host, port, state.knobs)
-    thread = threading.Thread(target=server.serve_forever, name="simulator", daemon=True)
-    thread.start()
-    stop.wait()
-    server.shutdown()
-    log.info("gateway simulator stopped")
+class Server(BaseApplication):
+    """Gunicorn in process: one worker (the simulator's memory is one process's), threads
+    for the calls in flight (each may wait GATEWAY_LATENCY_MS), keep-alive connections as
+    Stripe's API keeps them; SIGTERM stops it gracefully."""
+
+    def __init__(self, factory: Callable[[], Flask], bind: str):
+        self.factory = factory
+        self.options = {
+            "bind": bind,
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": THREADS,
+            "keepalive": 75,
+            "timeout": 300,
+            "graceful_timeout": 5,
+            "accesslog": None,
+            "loglevel": "warning",
+            "proc_name": "gateway-simulator",
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.factory()
