@@ -54,6 +54,32 @@ def _seed(stack: BenchStack, count: int) -> list[tuple[str, str, str]]:
     return [(p, t, f"pi_{t.replace('-', '')[:24]}") for p, t in rows]
 
 
+CLEAN_UP = (
+    "DELETE FROM outbox WHERE message_key IN"
+    " (SELECT id::text FROM payments WHERE event_id = 'bench-3ds')",
+    "DELETE FROM status_changes WHERE payment_id IN"
+    " (SELECT id FROM payments WHERE event_id = 'bench-3ds')",
+    "DELETE FROM transactions WHERE payment_id IN"
+    " (SELECT id FROM payments WHERE event_id = 'bench-3ds')",
+    "DELETE FROM payments WHERE event_id = 'bench-3ds'",
+    "DELETE FROM gateway_events",
+)
+
+
+def _clean_up(stack: BenchStack) -> int:
+    """Remove what the phase wrote (its payments, their outbox rows), so that no later phase's
+    relay publishes them or janitor re-drives them; how many payments it had settled."""
+    with stack.engine.begin() as conn:
+        settled = conn.execute(
+            text(
+                "SELECT count(*) FROM payments WHERE event_id = 'bench-3ds' AND status = 'SUCCESS'"
+            )
+        ).scalar_one()
+        for statement in CLEAN_UP:
+            conn.execute(text(statement))
+    return int(settled)
+
+
 def _request(port: int, payment: tuple[str, str, str]) -> bytes:
     payment_id, tx_id, reference = payment
     intent = {
@@ -98,15 +124,10 @@ def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
         )  # fmt: skip
     finally:
         api.stop()
+    settled = _clean_up(stack)
     ok = [s for s in samples if s.status == 200]
     latencies = sorted(s.latency for s in ok) or [0.0]
     paced_ok = sorted(s.latency for s in paced if s.status == 200) or [0.0]
-    with stack.engine.connect() as conn:
-        settled = conn.execute(
-            text(
-                "SELECT count(*) FROM payments WHERE event_id = 'bench-3ds' AND status = 'SUCCESS'"
-            )
-        ).scalar_one()
     result = {
         "requests": len(samples),
         "ok": len(ok),
