@@ -50,7 +50,7 @@ def charges(count: int) -> list[Charge]:
 
 def run(stack: BenchStack, bench: BenchSettings) -> dict[str, Any]:
     """Charge BENCH_GATEWAY_CHARGES times in process, then over HTTP."""
-    count = int(os.environ.get("BENCH_GATEWAY_CHARGES", "3000"))
+    count = int(os.environ.get("BENCH_GATEWAY_CHARGES", "2000"))
     threads = int(os.environ.get("BENCH_GATEWAY_THREADS", "16"))
     fake = FakeGateway()
     batch = charges(count)

@@ -3,15 +3,15 @@
 - `BENCH_PHASES` (api,relay,gateway,webhooks,e2e,skeleton,cancel,history): which phases; a partial
   run writes its results under `BENCH_LOG_DIR` (default `.run/bench`, also where every
   process logs) instead of `bench/`.
-- `BENCH_API_SECONDS` (10), `BENCH_API_CONNECTIONS` (32): the API load (wrk, else Python).
+- `BENCH_API_SECONDS` (8), `BENCH_API_CONNECTIONS` (32): the API load (wrk, else Python).
 - `WEB_CONCURRENCY` (2), `GUNICORN_THREADS` (4): the API's gunicorn workers and threads.
 - `BENCH_RELAY_ROWS` (20000), `BENCH_RELAYS` (1), `BENCH_RELAY_ARGS` (e.g. `--batch-size 1000`).
 - `BENCH_CANCEL_PAYMENTS` (100000): the paid payments of the cancel phase's event.
-- `BENCH_SKELETON_RATES` (50,100), `BENCH_SKELETON_SECONDS` (12): the loads of each skeleton
+- `BENCH_SKELETON_RATES` (50,100), `BENCH_SKELETON_SECONDS` (10): the loads of each skeleton
   pipeline (the four-hop reference and the two-hop floor, bench/skeleton.py).
 - `BENCH_HISTORY_PAYMENTS` (1000000), `BENCH_HISTORY_BACKLOG` (10000), `BENCH_HISTORY_RATE`
   (50): the history phase's past payments, relay backlog and end-to-end load.
-- `BENCH_E2E_SECONDS` (12), `BENCH_E2E_RATES` (50,100), `BENCH_DRAIN_SECONDS` (15): the
+- `BENCH_E2E_SECONDS` (10), `BENCH_E2E_RATES` (50,100), `BENCH_DRAIN_SECONDS` (15): the
   fixed end-to-end loads (the highest sustained rate is the highest of them sustained); then
   `BENCH_SUSTAIN_START` (150), `BENCH_SUSTAIN_STEP` (50) and `BENCH_SUSTAIN_TRIES` (0) for a
   search above them (each try about 35 s; 0 keeps `make bench` under 10 minutes).
@@ -47,14 +47,14 @@ class BenchSettings:
     phases: tuple[str, ...] = (
         "api", "relay", "gateway", "webhooks", "e2e", "skeleton", "cancel", "history",
     )  # fmt: skip
-    api_seconds: int = 10
+    api_seconds: int = 8
     api_connections: int = 32
     api_workers: int = 2
     api_threads: int = 4
     relay_rows: int = 20_000
     relays: int = 1
     relay_args: tuple[str, ...] = ()
-    e2e_seconds: int = 12
+    e2e_seconds: int = 10
     e2e_rates: tuple[int, ...] = (50, 100)
     sustain_start: int = 150
     sustain_step: int = 50
@@ -72,7 +72,7 @@ class BenchSettings:
     history_backlog: int = 10_000
     history_rate: int = 50
     skeleton_rates: tuple[int, ...] = (50, 100)
-    skeleton_seconds: int = 12
+    skeleton_seconds: int = 10
 
 
 def _pairs(name: str, default: str) -> tuple[tuple[int, int], ...]:
