@@ -44,8 +44,8 @@ from devstack.procs import free_port
 from payments.db.engine import apply_schema, make_engine
 
 log = logging.getLogger("bench")
-REQUESTS = 300
-STEP_SECONDS = 12
+REQUESTS = 200
+STEP_SECONDS = 10
 RETENTION_HOURS = 168
 # A week of outbox at the history's pace is kept, a part of it older than the retention.
 KEPT_OUTBOX_SHARE, EXPIRED_OUTBOX_SHARE = 0.2, 0.2
