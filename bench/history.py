@@ -1,7 +1,7 @@
-"""History phase: the same measures on an empty database and with a million past payments.
+"""History phase: the same measures on an empty database and with 500,000 past payments.
 
 Contract section 10: claiming, /metrics, `flask outbox status` and `GET /payments/<id>` cost
-the same with a million past payments as with none, and published outbox rows past
+the same with half a million past payments as with none, and published outbox rows past
 OUTBOX_RETENTION_HOURS go without an operator. The phase has a database of its own. It is
 measured empty, then filled with `BENCH_HISTORY_PAYMENTS` finished payments (each with its
 transaction, its two status changes and its e-mail) and the outbox a week of them leaves
@@ -57,7 +57,7 @@ PAST_RETENTION = text(
 # GET /payments pages measured: the newest, one status's, and one event's and one fan's. The
 # event and the fan are the same in both measures (PAGE_SEED: 40 payments of one event and
 # one fan, written before the empty measure): a full page of 20 read off the same 40 rows,
-# alone or among a million.
+# alone or among half a million.
 PAGE_EVENT, PAGE_FAN = "evt-bench-page", "fan-bench-page@history.example"
 LIST_QUERIES: dict[str, Callable[[random.Random], str]] = {
     "list_newest_ms": lambda rng: "limit=20",
