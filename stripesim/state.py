@@ -144,8 +144,7 @@ class State:
             self.intents[intent["id"]] = intent
             _trim(self.intents, self.capacity)
             if intent["status"] == "succeeded":
-                self.charges_by_key[key or intent["id"]] += 1
-                self.charges_by_payment[str(metadata.get("payment_id", ""))] += 1
+                self._count_charge(intent, key or intent["id"])
         if intent["last_payment_error"] is not None:
             raise StripeError(402, {**intent["last_payment_error"], "payment_intent": intent})
         return intent
@@ -212,8 +211,7 @@ class State:
                 intent["status"], intent["amount_received"] = "succeeded", intent["amount"]
                 intent["latest_charge"], intent["canceled_at"] = new_id("ch"), None
                 intent["cancellation_reason"] = None
-                self.charges_by_key[str(intent["metadata"].get("transaction_id", intent_id))] += 1
-                self.charges_by_payment[str(intent["metadata"].get("payment_id", ""))] += 1
+                self._count_charge(intent, str(intent["metadata"].get("transaction_id", intent_id)))
                 kind = "payment_intent.succeeded"
             else:
                 intent["status"] = "requires_payment_method"
@@ -227,6 +225,11 @@ class State:
                 kind = "payment_intent.payment_failed"
             self.notify(kind, intent)
         return intent
+
+    def _count_charge(self, intent: dict[str, Any], key: str) -> None:
+        """Count a charge made, by idempotency key and by payment (under the lock)."""
+        self.charges_by_key[key] += 1
+        self.charges_by_payment[str(intent["metadata"].get("payment_id", ""))] += 1
 
     def search_intents(self, field_name: str, value: str) -> list[dict[str, Any]]:
         with self.lock:

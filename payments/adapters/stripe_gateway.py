@@ -16,6 +16,7 @@ import logging
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import requests
 import stripe
@@ -109,10 +110,8 @@ class StripeGateway:
 
     def resolve(self, charge: Charge) -> Decision:
         """Find the PaymentIntent by its metadata; cancel it while it can still charge."""
-        query = f"metadata['transaction_id']:'{charge.transaction_id}'"
         try:
-            found = self.client.v1.payment_intents.search(params={"query": query, "limit": 10})
-            intents = list(found.data)
+            intents = self.intents_of(charge.transaction_id)
             if not intents:
                 if datetime.now(UTC) - charge.opened_at < self.search_lag:
                     raise TransientGatewayError("not found yet: Stripe's search may lag")
@@ -135,7 +134,9 @@ class StripeGateway:
         """Cancel the PaymentIntent waiting for 3-D Secure (its id is the transaction's
         reference, found by metadata otherwise); what it is once it can no longer change."""
         try:
-            reference = charge_reference(self, charge)
+            reference = charge.reference or next(
+                (i.id for i in self.intents_of(charge.transaction_id)), None
+            )
             if reference is None:
                 return Decision(Status.FAILED, Reason.AUTHENTICATION_FAILED)
             try:
@@ -181,18 +182,14 @@ class StripeGateway:
 
     def _reference_of(self, order: RefundOrder) -> str | None:
         """The succeeded PaymentIntent of a transaction recorded before its reference was."""
-        query = f"metadata['transaction_id']:'{order.transaction_id}'"
+        intents = self.intents_of(order.transaction_id)
+        return next((i.id for i in intents if i.status == "succeeded"), None)
+
+    def intents_of(self, transaction_id: UUID) -> list[Any]:
+        """The transaction's PaymentIntents, found by their metadata (Stripe's search)."""
+        query = f"metadata['transaction_id']:'{transaction_id}'"
         found = self.client.v1.payment_intents.search(params={"query": query, "limit": 10})
-        return next((i.id for i in found.data if i.status == "succeeded"), None)
-
-
-def charge_reference(gateway: StripeGateway, charge: Charge) -> str | None:
-    """The PaymentIntent id of a charge: kept on the transaction, else found by metadata."""
-    if charge.reference is not None:
-        return charge.reference
-    query = f"metadata['transaction_id']:'{charge.transaction_id}'"
-    found = gateway.client.v1.payment_intents.search(params={"query": query, "limit": 1})
-    return found.data[0].id if found.data else None
+        return list(found.data)
 
 
 def decision_of(intent: Any) -> Decision:
