@@ -1,5 +1,15 @@
--- The payment service's schema: the single source of truth. Safe to apply twice.
+-- The payment service's schema: the single source of truth, as ordered migration steps.
+--
+-- `flask db init` (payments/db/migrations.py) applies the steps a database has not recorded
+-- in schema_migrations, in order, and records each. A plain step runs in one transaction
+-- that waits at most MIGRATION_LOCK_TIMEOUT_MS for each lock (then gives way and is tried
+-- again), so no API request queues behind it for longer. A step marked `concurrently` runs
+-- each statement on its own outside any transaction: CREATE INDEX CONCURRENTLY and VALIDATE
+-- CONSTRAINT, which take no lock that writers wait on. Every step is idempotent (a database
+-- of a release before the steps existed records none and runs them all), and a released step
+-- is never edited: a change is a new step at the end.
 
+-- @step 1: payments
 CREATE TABLE IF NOT EXISTS payments (
     id                uuid PRIMARY KEY,
     status            text NOT NULL DEFAULT 'PENDING'
@@ -32,13 +42,12 @@ END
 $$;
 -- Self-healing (contract section 7): when the result e-mail was recorded (a copy of
 -- sent_emails' fact on the row the sweep reads) and when the sweep last re-drove the payment.
--- The sweep's two indexes hold only unfinished payments, so it costs the same with a million
--- past payments as with none.
+-- The sweep's two indexes (step 13) hold only unfinished payments, so it costs the same
+-- with a million past payments as with none.
 ALTER TABLE payments ADD COLUMN IF NOT EXISTS emailed_at timestamptz;
 ALTER TABLE payments ADD COLUMN IF NOT EXISTS redriven_at timestamptz;
-CREATE INDEX IF NOT EXISTS payments_unnotified_idx ON payments (updated_at)
-    WHERE status <> 'PENDING' AND emailed_at IS NULL;
 
+-- @step 2: transactions
 -- Exactly one transaction per payment.
 CREATE TABLE IF NOT EXISTS transactions (
     id          uuid PRIMARY KEY,
@@ -59,7 +68,7 @@ ALTER TABLE transactions ADD COLUMN IF NOT EXISTS decline_code text;
 -- only (shown in the payment resource); erased when the transaction ends.
 ALTER TABLE transactions ADD COLUMN IF NOT EXISTS action_secret text;
 -- authentication_failed (3-D Secure not completed in time): checked for new rows at once,
--- validated for the old ones below the @concurrently line (no write waits on it).
+-- validated for the old ones in step 16 (no write waits on it).
 DO $$
 BEGIN
     IF NOT EXISTS (
@@ -73,28 +82,8 @@ BEGIN
     END IF;
 END
 $$;
--- Stripe's webhook events applied, by Stripe's event id: each is applied once however often
--- it is delivered (contract section 12). Kept WEBHOOK_EVENT_RETENTION_DAYS (Stripe retries
--- a delivery for up to three days).
-CREATE TABLE IF NOT EXISTS gateway_events (
-    id          text PRIMARY KEY,
-    type        text NOT NULL,
-    received_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS gateway_events_received_idx ON gateway_events (received_at);
--- Charges the gateway reported succeeded for a transaction that had already FAILED (a 3-D
--- Secure completed after its expiry): refunded in full, automatically; `outcome` is the
--- gateway's answer to that refund (succeeded, or failed: an operator's case).
-CREATE TABLE IF NOT EXISTS stray_charges (
-    gateway_reference text PRIMARY KEY,
-    transaction_id    uuid NOT NULL REFERENCES transactions (id),
-    found_at          timestamptz NOT NULL DEFAULT now(),
-    settled_at        timestamptz,
-    outcome           text CHECK (outcome IN ('succeeded', 'failed'))
-);
-CREATE INDEX IF NOT EXISTS stray_charges_unsettled_idx
-    ON stray_charges (found_at) WHERE settled_at IS NULL;
 
+-- @step 3: status changes
 -- One row per terminal status change; the unique key is the last guard against a second one.
 CREATE TABLE IF NOT EXISTS status_changes (
     payment_id  uuid NOT NULL REFERENCES payments (id),
@@ -104,6 +93,7 @@ CREATE TABLE IF NOT EXISTS status_changes (
     PRIMARY KEY (payment_id, entity)
 );
 
+-- @step 4: outbox
 -- The transactional outbox: written in the same transaction as the change it announces.
 CREATE TABLE IF NOT EXISTS outbox (
     id            bigserial PRIMARY KEY,
@@ -121,7 +111,7 @@ CREATE INDEX IF NOT EXISTS outbox_unpublished_key_idx
     ON outbox (message_key, id) WHERE published_at IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_key_idx ON outbox (message_key);
 -- The full index on published_at of an earlier release (its NULLs were every unpublished row);
--- retention reads outbox_published_idx (below the @concurrently line) instead.
+-- retention reads outbox_published_idx (step 14) instead.
 DROP INDEX IF EXISTS outbox_published_at_idx;
 
 -- Wake relays as soon as a row commits.
@@ -135,6 +125,7 @@ DROP TRIGGER IF EXISTS outbox_notify ON outbox;
 CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
     FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
 
+-- @step 5: sent e-mails
 -- One e-mail per finished payment and kind; recorded right after the SMTP server accepted it.
 CREATE TABLE IF NOT EXISTS sent_emails (
     payment_id  uuid NOT NULL REFERENCES payments (id),
@@ -144,12 +135,13 @@ CREATE TABLE IF NOT EXISTS sent_emails (
     PRIMARY KEY (payment_id, kind)
 );
 
--- Databases created before payments.emailed_at existed: copy the fact over once (the
--- partial index keeps a second run cheap).
+-- Databases created before payments.emailed_at existed: copy the fact over once (their
+-- finished payments not yet e-mailed; none in a database of a later release).
 UPDATE payments p SET emailed_at = s.sent_at
     FROM sent_emails s
     WHERE s.payment_id = p.id AND p.status <> 'PENDING' AND p.emailed_at IS NULL;
 
+-- @step 6: payment counters
 -- Finished payments by status, for /metrics at a cost that does not grow with history:
 -- each settle adds 1 to one of 16 rows of its status (spread so that concurrent settles
 -- rarely wait on the same row); the scrape sums at most 32 rows.
@@ -177,19 +169,20 @@ INSERT INTO payment_status_counts (status, shard, n)
     WHERE status <> 'PENDING' AND NOT EXISTS (SELECT 1 FROM payment_status_counts)
     GROUP BY status;
 
+-- @step 7: refunds
 -- Refunds (contract section 9). payments.amount_reserved is the sum of every refund of the
 -- payment that has not FAILED: it changes only under the payment's row lock, and the CHECK
--- makes refunding more than was paid impossible even for concurrent requests.
+-- makes refunding more than was paid impossible even for concurrent requests (checked for new
+-- rows at once, validated for the old ones in step 16).
 ALTER TABLE payments ADD COLUMN IF NOT EXISTS amount_reserved numeric(14, 4) NOT NULL DEFAULT 0;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'payments_refunds_within_amount') THEN
         ALTER TABLE payments ADD CONSTRAINT payments_refunds_within_amount
-            CHECK (amount_reserved >= 0 AND amount_reserved <= amount);
+            CHECK (amount_reserved >= 0 AND amount_reserved <= amount) NOT VALID;
     END IF;
 END
 $$;
-CREATE INDEX IF NOT EXISTS payments_event_idx ON payments (event_id, id);
 
 CREATE TABLE IF NOT EXISTS refunds (
     id              uuid PRIMARY KEY,
@@ -207,7 +200,7 @@ CREATE TABLE IF NOT EXISTS refunds (
     updated_at      timestamptz NOT NULL DEFAULT now(),
     CHECK ((status = 'FAILED') = (failure_reason IS NOT NULL))
 );
--- A payment's refunds are read off refunds_listing_payment_idx (below the @concurrently line),
+-- A payment's refunds are read off refunds_listing_payment_idx (step 18),
 -- which replaced refunds_payment_idx (payment_id, created_at).
 -- Made by the event's cancellation (reason event_cancelled), not asked for by hand: a refund
 -- with that reason made by hand before the cancellation (possible until this column came)
@@ -231,7 +224,7 @@ BEGIN
 END
 $$;
 -- (refunds_one_cancellation_refund, the one refund per payment of a cancellation, is built
--- below the @concurrently line.)
+-- in step 15.)
 -- Finished refunds by status, reason and failure reason, for /metrics at a cost that does not
 -- grow with history (as payment_status_counts): each refund that finishes adds 1 to one of 16
 -- rows of its kind.
@@ -266,6 +259,7 @@ CREATE INDEX IF NOT EXISTS refunds_pending_idx ON refunds (updated_at) WHERE sta
 CREATE INDEX IF NOT EXISTS refunds_unnotified_idx ON refunds (updated_at)
     WHERE status <> 'PENDING' AND emailed_at IS NULL;
 
+-- @step 8: sent refund e-mails
 -- One e-mail per refund outcome; recorded right after the SMTP server accepted it.
 CREATE TABLE IF NOT EXISTS sent_refund_emails (
     refund_id   uuid NOT NULL REFERENCES refunds (id),
@@ -276,7 +270,7 @@ CREATE TABLE IF NOT EXISTS sent_refund_emails (
     PRIMARY KEY (refund_id, kind)
 );
 -- A database from before the "refund on its way" e-mail: the kind it allows, checked for new
--- rows at once and validated for the old ones below the @concurrently line (no write waits).
+-- rows at once and validated for the old ones in step 16 (no write waits).
 DO $$
 BEGIN
     IF NOT EXISTS (
@@ -290,6 +284,7 @@ BEGIN
 END
 $$;
 
+-- @step 9: event cancellations
 -- Cancelled events: accepted once; `cursor` is how far the refund batches have gone (by
 -- payment id), so that a crash resumes where the last committed batch ended.
 CREATE TABLE IF NOT EXISTS event_cancellations (
@@ -303,6 +298,7 @@ CREATE TABLE IF NOT EXISTS event_cancellations (
 CREATE INDEX IF NOT EXISTS event_cancellations_scanning_idx ON event_cancellations (updated_at)
     WHERE scanned_at IS NULL;
 
+-- @step 10: idempotency keys
 -- Idempotency-Key records, scoped to the caller (a hash of its API key, or 'anonymous').
 -- response_status NULL: the first request is in flight (claim_id owns it until locked_at +
 -- lease); a record past expires_at counts as absent and is purged on later writes.
@@ -325,6 +321,7 @@ ALTER TABLE idempotency_keys ALTER COLUMN claim_id DROP DEFAULT;
 ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS locked_at timestamptz NOT NULL DEFAULT now();
 CREATE INDEX IF NOT EXISTS idempotency_keys_expires_idx ON idempotency_keys (expires_at);
 
+-- @step 11: API keys
 -- API keys (contract section 11): only an HMAC-SHA256 of each key is stored (payments/api_keys.py
 -- says why a fast keyed hash), with its name, scopes and a short prefix that is not secret.
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -337,10 +334,36 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at    timestamptz
 );
 
--- @concurrently
--- Each statement below runs on its own, outside any transaction (payments/db/engine.py), so
--- that an upgrade builds its indexes on a live database without blocking writers.
+-- @step 12: 3-D Secure and webhooks
+-- Stripe's webhook events applied, by Stripe's event id: each is applied once however often
+-- it is delivered (contract section 12). Kept WEBHOOK_EVENT_RETENTION_DAYS (Stripe retries
+-- a delivery for up to three days).
+CREATE TABLE IF NOT EXISTS gateway_events (
+    id          text PRIMARY KEY,
+    type        text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS gateway_events_received_idx ON gateway_events (received_at);
+-- Charges the gateway reported succeeded for a transaction that had already FAILED (a 3-D
+-- Secure completed after its expiry): refunded in full, automatically; `outcome` is the
+-- gateway's answer to that refund (succeeded, or failed: an operator's case).
+CREATE TABLE IF NOT EXISTS stray_charges (
+    gateway_reference text PRIMARY KEY,
+    transaction_id    uuid NOT NULL REFERENCES transactions (id),
+    found_at          timestamptz NOT NULL DEFAULT now(),
+    settled_at        timestamptz,
+    outcome           text CHECK (outcome IN ('succeeded', 'failed'))
+);
+CREATE INDEX IF NOT EXISTS stray_charges_unsettled_idx
+    ON stray_charges (found_at) WHERE settled_at IS NULL;
 
+-- @step 13 concurrently: the self-healing sweep's and the cancellations' payment indexes
+-- Added to a payments table that may hold a long history: built without blocking writers.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS payments_unnotified_idx ON payments (updated_at)
+    WHERE status <> 'PENDING' AND emailed_at IS NULL;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS payments_event_idx ON payments (event_id, id);
+
+-- @step 14 concurrently: outbox retention index
 -- Retention (contract section 10) deletes published rows by age, whatever their ids: a batch
 -- reads the oldest published rows off this index, never blocked by recent or unpublished
 -- rows with lower ids (rows imported, replayed or restored). Partial: unpublished rows, the
@@ -348,21 +371,26 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE INDEX CONCURRENTLY IF NOT EXISTS outbox_published_idx
     ON outbox (published_at) WHERE published_at IS NOT NULL;
 
+-- @step 15 concurrently: one refund per payment and cancellation
 -- An event's cancellation refunds each payment once, whatever delivers its batch twice.
 -- Replaces refunds_one_per_cancellation, which also counted refunds made by hand.
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS refunds_one_cancellation_refund
     ON refunds (payment_id) WHERE by_cancellation;
 DROP INDEX CONCURRENTLY IF EXISTS refunds_one_per_cancellation;
 
--- Validate the kinds of the e-mails recorded before "refund_delayed" existed (a no-op once
--- valid; takes no lock that writers wait on).
+-- @step 16 concurrently: validate the constraints added NOT VALID
+-- Checks the rows of earlier releases against the constraints steps 2, 7 and 8 added NOT
+-- VALID (a no-op once valid; takes no lock that writers wait on).
 ALTER TABLE sent_refund_emails VALIDATE CONSTRAINT sent_refund_emails_kind_check;
 ALTER TABLE transactions VALIDATE CONSTRAINT transactions_reason_check;
+ALTER TABLE payments VALIDATE CONSTRAINT payments_refunds_within_amount;
 
+-- @step 17 concurrently: transactions awaiting 3-D Secure
 -- Transactions waiting for the cardholder (3-D Secure), for the expiry sweep: few at a time.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS transactions_awaiting_action_idx
     ON transactions (updated_at) WHERE status = 'PENDING' AND gateway_reference IS NOT NULL;
 
+-- @step 18 concurrently: listing indexes
 -- Listing (GET /payments, GET /refunds; payments.listing): every filter reads an index led by
 -- its equality column and ending in (created_at, id), newest first, so that a page costs
 -- the same with a million past payments as with none. created[gte]/created[lt] are a range

@@ -41,7 +41,8 @@ from bench.stack import BenchStack, libpq
 from bench.stats import summary_ms
 from devstack import procfile
 from devstack.procs import free_port
-from payments.db.engine import apply_schema, make_engine
+from payments.db.engine import make_engine
+from payments.db.migrations import migrate
 
 log = logging.getLogger("bench")
 REQUESTS = 200
@@ -310,7 +311,7 @@ def _own_stack(stack: BenchStack) -> BenchStack:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(stack.database_url).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url, pool_size=2)
-    apply_schema(engine)
+    migrate(engine)
     return dataclasses.replace(stack, database_url=url, engine=engine)
 
 

@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 from devstack import topics
 from payments import config
 from payments.config import TOPIC_VARIABLES, Settings
-from payments.db.engine import apply_schema, make_engine
+from payments.db.engine import make_engine
+from payments.db.migrations import migrate
 
 log = logging.getLogger("bench")
 PARTITIONS = 3
@@ -53,7 +54,7 @@ class BenchStack:
             conn.execute(f'CREATE DATABASE "{name}"')
         url = make_url(server).set(database=name).render_as_string(hide_password=False)
         engine = make_engine(url, pool_size=4)
-        apply_schema(engine)
+        migrate(engine)
         log_dir.mkdir(parents=True, exist_ok=True)
         return cls(run_id, log_dir, url, engine)
 

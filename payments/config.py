@@ -140,6 +140,9 @@ class Settings:
     db_pool_size: int = 10
     outbox_retention_hours: int = 168
     stuck_after_seconds: int = 120
+    # `flask db init`: the longest a migration step waits for a table lock (every request
+    # that needs the table queues behind a waiting ALTER) before it gives way and retries.
+    migration_lock_timeout_ms: int = 500
     # A refund the gateway cannot be reached for stays PENDING and is retried this long.
     refund_retry_hours: Decimal = Decimal(72)
     # A refund still PENDING this long after it was requested: the fan is told, once.
@@ -190,6 +193,7 @@ class Settings:
             "gateway_timeout_ms": self.gateway_timeout_ms,
             "outbox_retention_hours": self.outbox_retention_hours,
             "stuck_after_seconds": self.stuck_after_seconds,
+            "migration_lock_timeout_ms": self.migration_lock_timeout_ms,
             "refund_retry_hours": str(self.refund_retry_hours),
             "refund_delay_notice_hours": str(self.refund_delay_notice_hours),
             "rate_limit": self.rate_limit,
@@ -350,6 +354,11 @@ def _read(env: Env) -> Settings:
         ),
         stuck_after_seconds=env.int(
             "STUCK_AFTER_SECONDS", d.stuck_after_seconds, validate=Range(min=5)
+        ),
+        migration_lock_timeout_ms=env.int(
+            "MIGRATION_LOCK_TIMEOUT_MS",
+            d.migration_lock_timeout_ms,
+            validate=Range(min=10, max=60_000),
         ),
         refund_retry_hours=env.decimal(
             "REFUND_RETRY_HOURS", d.refund_retry_hours, validate=Range(min=0, max=24 * 365)

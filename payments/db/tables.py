@@ -192,3 +192,12 @@ stray_charges = Table(
     Column("settled_at", DateTime(timezone=True)),
     Column("outcome", Text),
 )
+
+# The migration steps of schema.sql a database has (payments/db/migrations.py creates it).
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 
 from devstack import procfile
 from payments.config import Settings
-from payments.db.engine import apply_schema, make_engine
+from payments.db.engine import make_engine
+from payments.db.migrations import migrate
 from tests.support import env, keys
 from tests.support.kafka import ensure_topics
 from tests.support.keys import Keys
@@ -60,7 +61,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     settings = env.settings(**environ)
     engine = make_engine(settings.database_url, pool_size=2)
-    apply_schema(engine)
+    migrate(engine)
     stack_keys = keys.issue(engine)
     ensure_topics(settings)
     processes = {

@@ -4,21 +4,20 @@ exactly (amounts were numeric(12, 2); every ISO 4217 currency now fits)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import text
 
-from payments.db.engine import apply_schema, make_engine
+from payments.db.engine import make_engine
+from payments.db.migrations import migrate
 from tests.support import env
-
-BEFORE = Path(__file__).resolve().parents[1] / "fixtures" / "schema_before_refunds_v1.sql"
+from tests.support.releases import BEFORE_CANCELLATION_REFUNDS, BEFORE_REFUNDS, load_release
 
 
 def test_an_existing_database_is_upgraded_in_place_without_losing_rows() -> None:
     with env.own_database("upgrade") as url:
         engine = make_engine(url, pool_size=1)
         try:
-            apply_schema(engine, BEFORE)  # the schema as the previous release left it
+            load_release(engine, BEFORE_REFUNDS)  # the schema as the previous release left it
             with engine.begin() as conn:
                 for amount, status in (
                     ("125.50", "SUCCESS"),
@@ -33,8 +32,8 @@ def test_an_existing_database_is_upgraded_in_place_without_losing_rows() -> None
                         ),
                         {"a": amount, "s": status},
                     )
-            apply_schema(engine)
-            apply_schema(engine)  # and safe a second time
+            migrate(engine)
+            migrate(engine)  # and safe a second time
             with engine.begin() as conn:
                 scale = conn.execute(
                     text(
@@ -66,16 +65,13 @@ def test_an_existing_database_is_upgraded_in_place_without_losing_rows() -> None
     assert kwd == Decimal("12.345")
 
 
-BEFORE_CANCELLATION_REFUNDS = BEFORE.with_name("schema_before_cancellation_refunds.sql")
-
-
 def test_the_cancellations_own_refunds_are_told_apart_on_upgrade() -> None:
     """The release before by_cancellation: the cancellation's refunds are the event_cancelled
     ones made after its acceptance; one made by hand before it is not the cancellation's."""
     with env.own_database("upgrade_refunds") as url:
         engine = make_engine(url, pool_size=1)
         try:
-            apply_schema(engine, BEFORE_CANCELLATION_REFUNDS)
+            load_release(engine, BEFORE_CANCELLATION_REFUNDS)
             with engine.begin() as conn:
                 ids = [
                     conn.execute(
@@ -104,8 +100,8 @@ def test_the_cancellations_own_refunds_are_told_apart_on_upgrade() -> None:
                     )
                 )
                 made = conn.execute(text(refund), {"p": ids[1], "a": 100, "at": "0"}).scalar_one()
-            apply_schema(engine)
-            apply_schema(engine)  # and safe a second time
+            migrate(engine)
+            migrate(engine)  # and safe a second time
             with engine.connect() as conn:
                 flags = dict(conn.execute(text("SELECT id, by_cancellation FROM refunds")).all())
                 indexes = dict(

@@ -22,7 +22,8 @@ from sqlalchemy import Engine, text
 
 from devstack import procfile
 from payments import config
-from payments.db.engine import apply_schema, make_engine
+from payments.db.engine import make_engine
+from payments.db.migrations import migrate
 from tests.support import keys
 from tests.support.env import free_port
 from tests.support.kafka import ensure_topics
@@ -287,7 +288,7 @@ def open_stage(
     gateway = Simulator(env, log_dir)
     env["GATEWAY_URL"] = gateway.url
     engine = make_engine(database_url, pool_size=2)
-    apply_schema(engine)
+    migrate(engine)
     ensure_topics(config.from_env(env), partitions=3)
     return Stage(
         name, services, smtp, env, engine, log_dir, free_port(), keys.issue(engine), gateway

@@ -9,7 +9,8 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from payments.bootstrap import Container
-from payments.db.engine import apply_schema, make_engine
+from payments.db.engine import make_engine
+from payments.db.migrations import migrate
 
 
 @contextmanager
@@ -17,7 +18,7 @@ def schema_engine(url: str, pool_size: int) -> Iterator[Engine]:
     """An engine on `url` with the schema applied, disposed of on leaving the block."""
     engine = make_engine(url, pool_size=pool_size)
     try:
-        apply_schema(engine)
+        migrate(engine)
         yield engine
     finally:
         engine.dispose()

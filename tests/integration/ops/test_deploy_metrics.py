@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devstack import procfile
 from payments.config import TOPIC_VARIABLES
-from payments.db.engine import apply_schema, make_engine
+from payments.db.engine import make_engine
+from payments.db.migrations import migrate
 from payments.queue import actors
 from tests.support import deploy_kit, env
 from tests.support.factories import payment_body
@@ -70,7 +71,7 @@ def processes(tmp_path: Path) -> Iterator[dict[str, int]]:
         )
         settings = env.settings(**environ)
         engine = make_engine(settings.database_url, pool_size=1)
-        apply_schema(engine)
+        migrate(engine)
         engine.dispose()
         ensure_topics(settings, partitions=1)
         started = [

@@ -1,0 +1,29 @@
+"""Databases as earlier releases left them: each release's schema.sql, applied as that
+release's `flask db init` applied it (before migration steps: everything above a
+`-- @concurrently` line in one transaction, then each statement below it on its own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+BEFORE_REFUNDS = FIXTURES / "schema_before_refunds_v1.sql"
+BEFORE_CANCELLATION_REFUNDS = FIXTURES / "schema_before_cancellation_refunds.sql"
+# The schema of 4bef3ab (issues 25, 26, 30 landed; before Stripe and 3-D Secure).
+RELEASE_4BEF3AB = FIXTURES / "schema_release_4bef3ab.sql"
+
+
+def load_release(engine: Engine, schema_file: Path) -> None:
+    """Build the schema `schema_file` describes, the way its release did."""
+    sql = schema_file.read_text(encoding="utf-8")
+    transactional, _, concurrent = sql.partition("-- @concurrently")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(transactional)
+    lines = (line for line in concurrent.splitlines() if not line.lstrip().startswith("--"))
+    statements = [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    with engine.connect() as raw:
+        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+        for statement in statements:
+            conn.exec_driver_sql(statement)
