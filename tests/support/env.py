@@ -60,10 +60,12 @@ def create_database(label: str) -> str:
 
 
 @contextmanager
-def own_database(label: str) -> Iterator[str]:
-    """A fresh, empty database for this session, dropped on leaving the block; its URL."""
+def own_database(label: str, template: str | None = None) -> Iterator[str]:
+    """A fresh database for this session (empty, or a copy of the session's database
+    `template`, which nobody may be connected to), dropped on leaving the block; its URL."""
     name = _database_name(label)
-    _admin(f'CREATE DATABASE "{name}"')
+    copy = f' TEMPLATE "{_database_name(template)}"' if template else ""
+    _admin(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield database_url_of(label)
     finally:

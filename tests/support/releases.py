@@ -11,8 +11,9 @@ from sqlalchemy import Engine
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BEFORE_REFUNDS = FIXTURES / "schema_before_refunds_v1.sql"
 BEFORE_CANCELLATION_REFUNDS = FIXTURES / "schema_before_cancellation_refunds.sql"
-# The schema of 4bef3ab (issues 25, 26, 30 landed; before Stripe and 3-D Secure).
-RELEASE_4BEF3AB = FIXTURES / "schema_release_4bef3ab.sql"
+# The schema of 8d1837a (refunds retried and listed by operators; before retention by age,
+# lists, API keys, Stripe and 3-D Secure): the release the upgrade-under-load test starts from.
+RELEASE_8D1837A = FIXTURES / "schema_release_8d1837a.sql"
 
 
 def load_release(engine: Engine, schema_file: Path) -> None:
