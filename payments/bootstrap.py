@@ -75,15 +75,18 @@ class Container:
         reads its own writes, so an unknown outcome is settled without waiting."""
         if self._gateway is not None:
             return self._gateway
+        from payments.adapters.observed import ObservedGateway
         from payments.adapters.stripe_gateway import STRIPE_SEARCH_LAG, StripeGateway
 
         settings = self.settings
-        return StripeGateway(
-            settings.gateway_api_key,
-            settings.gateway_base_url,
-            timeout_s=settings.gateway_timeout_ms / 1000,
-            pool_size=GATEWAY_POOL_SIZE,
-            search_lag=STRIPE_SEARCH_LAG if settings.gateway == "stripe" else timedelta(0),
+        return ObservedGateway(
+            StripeGateway(
+                settings.gateway_api_key,
+                settings.gateway_base_url,
+                timeout_s=settings.gateway_timeout_ms / 1000,
+                pool_size=GATEWAY_POOL_SIZE,
+                search_lag=STRIPE_SEARCH_LAG if settings.gateway == "stripe" else timedelta(0),
+            )
         )
 
     def uow(self) -> SqlUnitOfWork:
@@ -183,8 +186,9 @@ class Container:
         if self._mailer is not None:
             return self._mailer
         from payments.adapters.mailer import FlaskMailer
+        from payments.adapters.observed import ObservedMailer
 
-        return FlaskMailer(self.mail_app)
+        return ObservedMailer(FlaskMailer(self.mail_app))
 
 
 def bootstrap(settings: Settings, **adapters: Any) -> Container:

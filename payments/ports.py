@@ -83,6 +83,7 @@ class Email:
     subject: str
     text: str
     html: str
+    kind: str = ""  # approved, rejected, refund_confirmed...: what /metrics counts it as
 
 
 class EmailRenderer(Protocol):

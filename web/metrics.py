@@ -153,6 +153,18 @@ def _refunds(counts: stats_store.RefundCounts) -> Iterator[Metric]:
     )
     oldest.add_metric([], _age(counts.oldest_pending))
     yield oldest
+    scanning = GaugeMetricFamily(
+        "event_cancellations_in_progress",
+        "Cancelled events whose payments are still being scanned for their refunds.",
+    )
+    scanning.add_metric([], counts.cancellations_scanning)
+    yield scanning
+    oldest_cancellation = GaugeMetricFamily(
+        "event_cancellations_oldest_age_seconds",
+        "Seconds since the oldest cancellation still scanning was accepted (0 when none).",
+    )
+    oldest_cancellation.add_metric([], _age(counts.oldest_cancellation))
+    yield oldest_cancellation
 
 
 def _age(since: datetime | None) -> float:

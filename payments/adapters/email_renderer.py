@@ -130,6 +130,7 @@ class EmailRenderer:
                 subject=subject(kind, context["event_name"]),
                 text=render_template(f"email/{kind}.txt", **context),
                 html=render_template(f"email/{kind}.html", **context),
+                kind=kind,
             )
 
 
@@ -161,4 +162,5 @@ class RefundEmailRenderer:
                 subject=subject(kind, context["event_name"]),
                 text=render_template(f"email/{kind}.txt", **context),
                 html=render_template(f"email/{kind}.html", **context),
+                kind=kind,
             )

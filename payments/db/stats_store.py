@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy import Connection, func, literal_column, select, text
 
 from payments.db import outbox_store
-from payments.db.tables import payment_status_counts, payments, refund_status_counts, refunds
+from payments.db.tables import (
+    event_cancellations,
+    payment_status_counts,
+    payments,
+    refund_status_counts,
+    refunds,
+)
 
 _PENDING: Any = literal_column("'PENDING'")  # a literal: matches the partial index's predicate
 
@@ -45,15 +51,19 @@ def oldest_pending_move(conn: Connection) -> datetime | None:
 @dataclass(frozen=True)
 class RefundCounts:
     """Refunds as /metrics reports them: finished ones by (status, reason, failure reason),
-    how many are PENDING and when the oldest of those was requested."""
+    how many are PENDING and when the oldest of those was requested; event cancellations
+    whose payments are still being scanned for refunds, and when the oldest was accepted."""
 
     finished: dict[tuple[str, str, str], int]
     pending: int
     oldest_pending: datetime | None
+    cancellations_scanning: int = 0
+    oldest_cancellation: datetime | None = None
 
 
 def refund_counts(conn: Connection) -> RefundCounts:
-    """Finished refunds from the trigger's counters, pending ones from their partial index."""
+    """Finished refunds from the trigger's counters, pending ones from their partial index,
+    cancellations still scanning from theirs (event_cancellations_scanning_idx)."""
     columns = (
         refund_status_counts.c.status,
         refund_status_counts.c.reason,
@@ -63,7 +73,18 @@ def refund_counts(conn: Connection) -> RefundCounts:
     pending, oldest = conn.execute(
         select(func.count(), func.min(refunds.c.created_at)).where(refunds.c.status == _PENDING)
     ).one()
-    return RefundCounts({(s, r, f): int(n) for s, r, f, n in finished}, int(pending), oldest)
+    scanning, oldest_cancellation = conn.execute(
+        select(func.count(), func.min(event_cancellations.c.created_at)).where(
+            event_cancellations.c.scanned_at.is_(None)
+        )
+    ).one()
+    return RefundCounts(
+        {(s, r, f): int(n) for s, r, f, n in finished},
+        int(pending),
+        oldest,
+        int(scanning),
+        oldest_cancellation,
+    )
 
 
 @dataclass(frozen=True)
