@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: soak docs-screenshot install translations extract update run test lint typecheck faults bench bench-steps mutation clean stop email-previews
+.PHONY: soak dashboard-picture docs-screenshot install translations extract update run test lint typecheck faults bench bench-steps mutation clean stop email-previews
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ bench: install translations $(VENV)/.bench-installed
 # writes bench/soak/soak.md, soak.json and soak.png (bench/soak.py lists the knobs).
 soak: install translations $(VENV)/.bench-installed
 	$(BIN)/python -m devstack run -- sh -c 'flask db init && python -m bench.soak'
+
+# Not part of CI: docs/dashboard.png, the dashboard's panels' PromQL answered by a real
+# Prometheus (apt-get install prometheus) over 5 minutes of mixed load (bench/dashboard.py).
+dashboard-picture: install translations $(VENV)/.bench-installed
+	$(BIN)/python -m devstack run -- sh -c 'flask db init && python -m bench.dashboard'
 
 # Client CPU per payment, step by step, in one process (bench/steps.py); under a minute.
 bench-steps: install translations
