@@ -6,6 +6,9 @@
 - `SOAK_KILL_EVERY` (2): every that many windows, halfway through one, a SIGKILL of the next
   of worker, relay, bridge, gateway (its whole process group), restarted at once.
 - `SOAK_OUT` (bench/soak): where soak.md, soak.json and soak.png go.
+- `SOAK_WARMUP_BURST_S` (30): before the first window, that many seconds at three times the
+  rate: every pool (threads, Redis and PostgreSQL connections) grows to what a backlog needs
+  before anything is measured, as the backlog after a SIGKILL would make it grow later.
 - `SOAK_VACUUM` (1): when the server's autovacuum is off (this machine's), `VACUUM ANALYZE`
   after each window, standing in for it (0: measure without).
 
@@ -205,7 +208,13 @@ class Killer(threading.Thread):
 
 
 def run_soak(
-    stack: BenchStack, minutes: float, window_s: int, rate: int, kill_every: int, vacuum: bool
+    stack: BenchStack,
+    minutes: float,
+    window_s: int,
+    rate: int,
+    kill_every: int,
+    vacuum: bool,
+    warmup_burst_s: int = 30,
 ) -> dict[str, Any]:
     bench = settings.from_env()
     pipeline = e2e.start(stack, bench, "soak")
@@ -218,6 +227,11 @@ def run_soak(
     started = time.time()
     count = max(1, math.ceil(minutes * 60 / window_s))
     try:
+        if warmup_burst_s:
+            burst = e2e.step(
+                pipeline, rate * 3, warmup_burst_s, drain_seconds=300, tag="soak-burst"
+            )
+            log.info("soak warm-up burst: %d/%d e-mailed", burst["emailed"], burst["accepted"])
         for n in range(count):
             killer = None
             if kill_every and n > 0 and n % kill_every == 0:
@@ -262,6 +276,7 @@ def run_soak(
         "window_s": window_s,
         "rate": rate,
         "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+        "warmup_burst_s": warmup_burst_s,
         "windows": windows,
         "kills": kills,
         "errors": error_lines(log_dir),
@@ -376,10 +391,11 @@ def main() -> int:
     rate = int(os.environ.get("SOAK_RATE", "0")) or default_rate()
     kill_every = int(os.environ.get("SOAK_KILL_EVERY", "2"))
     vacuum = os.environ.get("SOAK_VACUUM", "1") != "0"
+    burst_s = int(os.environ.get("SOAK_WARMUP_BURST_S", "30"))
     out = Path(os.environ.get("SOAK_OUT", "bench/soak"))
     stack = BenchStack.create(Path(os.environ.get("BENCH_LOG_DIR", ".run/bench")))
     try:
-        result = run_soak(stack, minutes, window_s, rate, kill_every, vacuum)
+        result = run_soak(stack, minutes, window_s, rate, kill_every, vacuum, burst_s)
     finally:
         stack.close()
     out.mkdir(parents=True, exist_ok=True)

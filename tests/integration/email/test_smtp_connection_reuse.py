@@ -7,10 +7,19 @@ import threading
 from collections.abc import Callable
 
 from payments.adapters.mailer import FlaskMailer
+from payments.adapters.observed import ObservedMailer
 from payments.bootstrap import Container
 from payments.ports import Email
 from tests.support import env
 from tests.support.smtp import SmtpServer
+
+
+def smtp_mailer(container: Container) -> FlaskMailer:
+    """The container's FlaskMailer, inside the wrapper that counts e-mails for /metrics."""
+    mailer = container.mailer
+    assert isinstance(mailer, ObservedMailer)
+    assert isinstance(mailer.inner, FlaskMailer)
+    return mailer.inner
 
 
 def email(to: str) -> Email:
@@ -20,8 +29,7 @@ def email(to: str) -> Email:
 def test_one_connection_carries_many_e_mails(
     mail_app: Callable[[int], Container], smtp: SmtpServer
 ) -> None:
-    mailer = mail_app(smtp.port).mailer
-    assert isinstance(mailer, FlaskMailer)
+    mailer = smtp_mailer(mail_app(smtp.port))
     for i in range(5):
         mailer.send(email(f"fan{i}@example.com"))
     assert [m["To"] for m in smtp.messages] == [f"fan{i}@example.com" for i in range(5)]
@@ -31,8 +39,7 @@ def test_one_connection_carries_many_e_mails(
 def test_each_thread_has_its_own_connection(
     mail_app: Callable[[int], Container], smtp: SmtpServer
 ) -> None:
-    mailer = mail_app(smtp.port).mailer
-    assert isinstance(mailer, FlaskMailer)
+    mailer = smtp_mailer(mail_app(smtp.port))
     threads = [
         threading.Thread(target=lambda i=i: mailer.send(email(f"t{i}@example.com")))
         for i in range(3)
@@ -50,8 +57,7 @@ def test_a_connection_the_server_dropped_is_replaced_before_sending(
 ) -> None:
     port = env.free_port()
     first = SmtpServer(port).start()
-    mailer = mail_app(port).mailer
-    assert isinstance(mailer, FlaskMailer)
+    mailer = smtp_mailer(mail_app(port))
     mailer.CHECK_IDLE_S = 0.0  # check before every e-mail
     mailer.send(email("before@example.com"))
     first.stop()  # the server goes away with the kept connection
