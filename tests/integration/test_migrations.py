@@ -27,6 +27,7 @@ from tests.support.releases import RELEASE_8D1837A, load_release
 
 STEPS = read_steps()
 FLASK = Path(sys.executable).with_name("flask")
+ADD_A_COLUMN = "ALTER TABLE payments ADD COLUMN IF NOT EXISTS extra text;"  # a lock on payments
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ def test_only_the_steps_a_database_lacks_are_applied(
 ) -> None:
     _, engine = database
     migrate(engine)
-    newer = _with_extra_step(tmp_path, "ALTER TABLE payments ADD COLUMN IF NOT EXISTS extra text;")
+    newer = _with_extra_step(tmp_path, ADD_A_COLUMN)
     assert [s.name for s in pending(engine, newer)[1]] == ["extra"]
     report = migrate(engine, newer)
     assert [a.step.name for a in report.applied] == ["extra"]
@@ -119,7 +120,7 @@ def test_a_step_gives_way_to_a_lock_it_cannot_take_then_applies(
     than that; once the transaction ends the step applies."""
     url, engine = database
     migrate(engine)
-    newer = _with_extra_step(tmp_path, "ALTER TABLE payments ADD COLUMN IF NOT EXISTS extra text;")
+    newer = _with_extra_step(tmp_path, ADD_A_COLUMN)
     holder = psycopg.connect(env.libpq(url))
     holder.execute("SELECT count(*) FROM payments")  # holds ACCESS SHARE until it ends
     waits: list[float] = []
@@ -142,7 +143,7 @@ def test_a_lock_never_released_stops_the_upgrade_with_one_line_and_nothing_appli
 ) -> None:
     url, engine = database
     migrate(engine)
-    newer = _with_extra_step(tmp_path, "ALTER TABLE payments ADD COLUMN IF NOT EXISTS extra text;")
+    newer = _with_extra_step(tmp_path, ADD_A_COLUMN)
     with psycopg.connect(env.libpq(url)) as holder:
         holder.execute("SELECT count(*) FROM payments")
         with pytest.raises(MigrationError) as raised:
