@@ -34,7 +34,7 @@ from kafka.errors import CommitFailedError, KafkaError
 
 from payments import backoff
 from payments.config import Settings
-from payments.errors import PaymentsError
+from payments.errors import PaymentsError, summary
 from payments.queue import actors
 from payments.queue.batch import enqueue_many
 
@@ -245,7 +245,7 @@ class Bridge:
             log.warning(
                 "commit refused after a rebalance (%s); %d enqueued events will be redelivered "
                 "to the partitions' new owner, which the actors absorb",
-                backoff.first_line(err),
+                summary(err),
                 count,
             )
         return count
@@ -305,7 +305,7 @@ class Bridge:
                     log.warning(
                         "bridge attempt %d failed (%s); retrying in %.1fs",
                         self.retry.failures,
-                        backoff.first_line(err),
+                        summary(err),
                         wait,
                     )
                     if consumer is not None and _consumer_broken(err, self.retry.failures):

@@ -36,14 +36,11 @@ from sqlalchemy import Connection, Engine
 from payments import backoff
 from payments.adapters.publisher import PublishFailed
 from payments.db import outbox_store
+from payments.errors import summary
 from payments.event_records import OutboxMessage
+from payments.ports import Publisher
 
 log = logging.getLogger("payments.relay")
-
-
-class Publisher(Protocol):
-    def publish(self, messages: list[OutboxMessage]) -> None: ...
-    def close(self) -> None: ...
 
 
 class OutboxStore(Protocol):
@@ -131,7 +128,7 @@ class Relay:
                     log.warning(
                         "relay attempt %d failed (%s); retrying in %.1fs",
                         self.retry.failures,
-                        backoff.first_line(err),
+                        summary(err),
                         wait,
                     )
                     self._drop_publisher()

@@ -9,19 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
 from uuid import UUID
 
 from sqlalchemy import Engine
 
 from payments.db import outbox_store
 from payments.event_records import OutboxMessage
+from payments.ports import Publisher
 
 log = logging.getLogger("payments.replay")
-
-
-class Publisher(Protocol):
-    def publish(self, messages: list[OutboxMessage]) -> None: ...
 
 
 def parse_since(text: str) -> datetime:

@@ -6,8 +6,6 @@ import random
 import threading
 from dataclasses import dataclass
 
-from payments.errors import summary as first_line  # noqa: F401  (the daemons' log lines)
-
 # The daemons retry a dead Kafka, Redis or PostgreSQL at most this far apart, so that they
 # catch up within seconds of the service's return (a daemon's retry costs one connection).
 DAEMON_CAP_S = 5.0

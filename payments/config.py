@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,20 +21,6 @@ from marshmallow import ValidationError
 from marshmallow.validate import Length, OneOf, Range
 
 from payments.errors import ConfigError
-
-TOPIC_VARIABLES = (
-    "PAYMENT_CREATED_TOPIC",
-    "TRANSACTION_CREATED_TOPIC",
-    "TRANSACTION_SUCCEEDED_TOPIC",
-    "TRANSACTION_FAILED_TOPIC",
-    "PAYMENT_SUCCEEDED_TOPIC",
-    "PAYMENT_FAILED_TOPIC",
-    "REFUND_PENDING_TOPIC",
-    "REFUND_SUCCEEDED_TOPIC",
-    "REFUND_FAILED_TOPIC",
-    "EVENT_CANCELLED_TOPIC",
-)
-
 
 __all__ = ["ConfigError", "Settings", "Topics", "from_env"]
 
@@ -55,19 +41,8 @@ class Topics:
     event_cancelled: str = "EVENT_CANCELLED_TOPIC"
 
     def all(self) -> list[str]:
-        """Every topic name, in pipeline order."""
-        return [
-            self.payment_created,
-            self.transaction_created,
-            self.transaction_succeeded,
-            self.transaction_failed,
-            self.payment_succeeded,
-            self.payment_failed,
-            self.refund_pending,
-            self.refund_succeeded,
-            self.refund_failed,
-            self.event_cancelled,
-        ]
+        """Every topic name, in pipeline order (the fields' order)."""
+        return [getattr(self, f.name) for f in fields(self)]
 
     def bridged(self) -> list[str]:
         """The topics the bridge consumes into actors (contract section 5); the transaction
@@ -78,6 +53,11 @@ class Topics:
             self.transaction_failed,
         }
         return [t for t in self.all() if t not in platform_only]
+
+
+# The variable that names each topic (its default name is the variable's own name), in
+# pipeline order: PAYMENT_CREATED_TOPIC, TRANSACTION_CREATED_TOPIC...
+TOPIC_VARIABLES = tuple(str(f.default) for f in fields(Topics))
 
 
 DEV_IDEMPOTENCY_SECRET = "development-only-idempotency-secret"  # noqa: S105 (a dev default)

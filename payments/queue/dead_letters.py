@@ -48,13 +48,6 @@ def canonical_queue(queue_name: str) -> str:
     return queue_name.removesuffix(".DQ")
 
 
-def error_summary(err: BaseException) -> str:
-    """'Type: first line of the message', bounded; never the later lines (SQL parameters)."""
-    lines = str(err).strip().splitlines()
-    text = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
-    return text[:SUMMARY_LIMIT]
-
-
 def summary_from_traceback(tb: str) -> str | None:
     """The final exception's first line in a formatted traceback, or None."""
     lines = tb.splitlines()

@@ -16,8 +16,9 @@ import dramatiq
 from dramatiq import Middleware
 from dramatiq.brokers.redis import RedisBroker
 
+from payments.errors import summary
 from payments.queue.actors import BY_NAME
-from payments.queue.dead_letters import ERROR_OPTION, REWRITE, canonical_queue, error_summary
+from payments.queue.dead_letters import ERROR_OPTION, REWRITE, SUMMARY_LIMIT, canonical_queue
 
 log = logging.getLogger("payments.enqueue")
 
@@ -61,7 +62,7 @@ class RecordFailure(Middleware):
         exception: BaseException | None = None,
     ) -> None:
         if exception is not None:
-            message.options[ERROR_OPTION] = error_summary(exception)
+            message.options[ERROR_OPTION] = summary(exception, SUMMARY_LIMIT)
 
     def after_nack(self, broker: Any, message: Any) -> None:
         redis_id = message.options.get("redis_message_id")

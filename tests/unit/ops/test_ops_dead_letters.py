@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from dramatiq import Message
 
+from payments.errors import summary
 from payments.queue.dead_letters import (
     DeadLetter,
     canonical_queue,
-    error_summary,
     summary_from_traceback,
 )
 
@@ -28,9 +28,9 @@ def letter(**options: object) -> DeadLetter:
 
 def test_the_summary_is_the_first_line_only() -> None:
     err = RuntimeError("insert failed\n[parameters: {'payment_token': 'TOKEN123'}]")
-    assert error_summary(err) == "RuntimeError: insert failed"
-    assert error_summary(KeyError()) == "KeyError"
-    assert len(error_summary(ValueError("x" * 1000))) == 200
+    assert summary(err) == "RuntimeError: insert failed"
+    assert summary(KeyError()) == "KeyError"
+    assert len(summary(ValueError("x" * 1000))) == 200
 
 
 def test_the_summary_of_a_traceback_is_its_final_exception() -> None:
