@@ -35,7 +35,7 @@ from kafka.errors import CommitFailedError, KafkaError
 from payments import backoff
 from payments.config import Settings
 from payments.errors import PaymentsError, summary
-from payments.queue import actors
+from payments.queue import names
 from payments.queue.batch import enqueue_many
 
 log = logging.getLogger("payments.bridge")
@@ -114,7 +114,7 @@ class Batch:
         self.broker = broker
         self.pending: list[Any] = []
 
-    def sender(self, actor: actors.ActorRef) -> Callable[..., None]:
+    def sender(self, actor: names.ActorRef) -> Callable[..., None]:
         """An enqueue for `actor` that waits for `flush`."""
 
         def enqueue(entity_id: str, ce_id: str | None = None) -> None:
@@ -135,18 +135,18 @@ class Batch:
 def routes_for(settings: Settings, batch: Batch) -> dict[str, Route]:
     """Topic -> actor, as contract section 5 says; enqueued by name, a batch at a time."""
 
-    def route(actor: actors.ActorRef, id_field: str) -> Route:
+    def route(actor: names.ActorRef, id_field: str) -> Route:
         return Route(batch.sender(actor), id_field, batch)
 
     t = settings.topics
     return {
-        t.payment_created: route(actors.CHARGE_PAYMENT, "payment_id"),
-        t.payment_succeeded: route(actors.SEND_PAYMENT_EMAIL, "payment_id"),
-        t.payment_failed: route(actors.SEND_PAYMENT_EMAIL, "payment_id"),
-        t.refund_pending: route(actors.PROCESS_REFUND, "refund_id"),
-        t.refund_succeeded: route(actors.SEND_REFUND_EMAIL, "refund_id"),
-        t.refund_failed: route(actors.SEND_REFUND_EMAIL, "refund_id"),
-        t.event_cancelled: route(actors.REFUND_CANCELLED_EVENT, "event_id"),
+        t.payment_created: route(names.CHARGE_PAYMENT, "payment_id"),
+        t.payment_succeeded: route(names.SEND_PAYMENT_EMAIL, "payment_id"),
+        t.payment_failed: route(names.SEND_PAYMENT_EMAIL, "payment_id"),
+        t.refund_pending: route(names.PROCESS_REFUND, "refund_id"),
+        t.refund_succeeded: route(names.SEND_REFUND_EMAIL, "refund_id"),
+        t.refund_failed: route(names.SEND_REFUND_EMAIL, "refund_id"),
+        t.event_cancelled: route(names.REFUND_CANCELLED_EVENT, "event_id"),
     }
 
 

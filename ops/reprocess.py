@@ -18,7 +18,7 @@ from flask.cli import AppGroup
 from payments import bootstrap, recovery
 from payments.cli_support import Duration
 from payments.errors import first_line
-from payments.queue import actors
+from payments.queue import names
 from payments.recovery import Plan, Redrive, Step
 
 payments_cli = AppGroup("payments", help="Operator tools for payments.")
@@ -44,8 +44,8 @@ def senders() -> dict[Step, Callable[[str], Any]]:
     """Step -> a function enqueueing its actor's message (by name, on the container's broker)."""
     broker = bootstrap.current().broker
 
-    def send(actor: actors.ActorRef) -> Callable[[str], Any]:
-        return lambda target: actors.send(broker, actor, target, redrive=True)
+    def send(actor: names.ActorRef) -> Callable[[str], Any]:
+        return lambda target: names.send(broker, actor, target, redrive=True)
 
     return {step: send(actor) for step, actor in recovery.ACTOR_OF_STEP.items()}
 

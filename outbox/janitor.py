@@ -29,7 +29,7 @@ from payments.bootstrap import Container
 from payments.db import outbox_store
 from payments.errors import summary
 from payments.horizon import Horizon, Positions
-from payments.queue import actors
+from payments.queue import names
 from payments.queue.queued import QueuedStep, queued_steps
 from payments.recovery import Redrive, Step
 
@@ -104,7 +104,7 @@ class Janitor:
         client = getattr(broker, "client", None)
         if client is None:  # a broker without Redis (the tests' stub): nothing known queued
             return set()
-        return queued_steps(client, broker.namespace, actors.QUEUES)
+        return queued_steps(client, broker.namespace, names.QUEUES)
 
     def delivered_before(self) -> tuple[bool, datetime | None]:
         """(known, horizon): the delivery horizon moved on by one snapshot. Unknown until
@@ -138,7 +138,7 @@ class Janitor:
 
         def send(redrive: Redrive) -> None:
             actor = recovery.ACTOR_OF_STEP[redrive.step]
-            actors.send(broker, actor, str(redrive.target), redrive=True)
+            names.send(broker, actor, str(redrive.target), redrive=True)
 
         done = recovery.sweep(
             self.container.uow(),
@@ -167,8 +167,8 @@ class Janitor:
         """Re-drive the stalled refunds and cancellations once."""
         broker = self.container.broker
 
-        def send(actor: actors.ActorRef, target: str) -> None:
-            actors.send(broker, actor, target, redrive=True)
+        def send(actor: names.ActorRef, target: str) -> None:
+            names.send(broker, actor, target, redrive=True)
 
         done = recovery.sweep_refunds(
             self.container.uow(),
@@ -201,9 +201,9 @@ class Janitor:
             uow.repo.purge_gateway_events(GATEWAY_EVENT_RETENTION_S, PURGE_BATCH)
             uow.commit()
         for payment_id in expired:
-            actors.send(broker, actors.EXPIRE_PAYMENT_ACTION, str(payment_id))
+            names.send(broker, names.EXPIRE_PAYMENT_ACTION, str(payment_id))
         for reference in strays:
-            actors.send(broker, actors.REFUND_STRAY_CHARGE, reference)
+            names.send(broker, names.REFUND_STRAY_CHARGE, reference)
         if expired or strays:
             log.warning(
                 "asked to expire %d 3-D Secure authentication(s) and refund %d stray charge(s)",

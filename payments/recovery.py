@@ -17,7 +17,7 @@ from uuid import UUID
 from payments.db.repository import Progress
 from payments.domain.model import Status
 from payments.ports import UnitOfWork
-from payments.queue import actors
+from payments.queue import names
 from payments.uow import SqlUnitOfWork
 
 
@@ -30,8 +30,8 @@ class Step(StrEnum):
 
 # The actor that runs each step (the sweep and `flask payments reprocess` enqueue by name).
 ACTOR_OF_STEP = {
-    Step.CHARGE: actors.CHARGE_PAYMENT,
-    Step.NOTIFY: actors.SEND_PAYMENT_EMAIL,
+    Step.CHARGE: names.CHARGE_PAYMENT,
+    Step.NOTIFY: names.SEND_PAYMENT_EMAIL,
 }
 
 
@@ -156,7 +156,7 @@ class RefundRedrives:
 def sweep_refunds(
     uow: SqlUnitOfWork,
     idle_seconds: float,
-    send: Callable[[actors.ActorRef, str], None],
+    send: Callable[[names.ActorRef, str], None],
     limit: int = 500,
     queued: Callable[[], Container[tuple[str, str]]] | None = None,
     delivered_before: datetime | None = None,
@@ -172,26 +172,26 @@ def sweep_refunds(
         cancellations = uow.refunds.scanning(idle_seconds, limit, True, delivered_before)
         waiting = queued() if queued is not None and (stalled or cancellations) else ()
 
-        def lost(actor: actors.ActorRef, target: object) -> bool:
+        def lost(actor: names.ActorRef, target: object) -> bool:
             return (actor.name, str(target)) not in waiting
 
         charge = [
             r.refund_id
             for r in stalled
-            if not r.status.terminal and lost(actors.PROCESS_REFUND, r.refund_id)
+            if not r.status.terminal and lost(names.PROCESS_REFUND, r.refund_id)
         ]
         notify = [
             r.refund_id
             for r in stalled
-            if r.status.terminal and lost(actors.SEND_REFUND_EMAIL, r.refund_id)
+            if r.status.terminal and lost(names.SEND_REFUND_EMAIL, r.refund_id)
         ]
-        cancellations = [e for e in cancellations if lost(actors.REFUND_CANCELLED_EVENT, e)]
+        cancellations = [e for e in cancellations if lost(names.REFUND_CANCELLED_EVENT, e)]
         for refund_id in charge:
-            send(actors.PROCESS_REFUND, str(refund_id))
+            send(names.PROCESS_REFUND, str(refund_id))
         for refund_id in notify:
-            send(actors.SEND_REFUND_EMAIL, str(refund_id))
+            send(names.SEND_REFUND_EMAIL, str(refund_id))
         for event_id in cancellations:
-            send(actors.REFUND_CANCELLED_EVENT, event_id)
+            send(names.REFUND_CANCELLED_EVENT, event_id)
         uow.refunds.mark_redriven([r.refund_id for r in stalled])
         uow.refunds.touch_cancellations(cancellations)
         uow.commit()

@@ -3,7 +3,7 @@
 Importing this package builds the worker's container from the settings (nothing connects
 yet), installs its broker as Dramatiq's global one and declares the actors, as Dramatiq
 requires before any actor exists. No other process imports it: they enqueue by name
-(`payments.queue.actors`).
+(`payments.queue.names`).
 """
 
 from __future__ import annotations

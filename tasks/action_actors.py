@@ -7,7 +7,7 @@ import logging
 from uuid import UUID
 
 from payments import services, webhooks
-from payments.queue import actors as names
+from payments.queue import names
 from tasks import runtime
 from tasks.actors import COMMON_OPTIONS, actor, gateway_time_limit_ms, log_ids, payment_outcome
 

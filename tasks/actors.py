@@ -14,7 +14,7 @@ from payments import services
 from payments.domain.gateway_rule import TransientGatewayError
 from payments.domain.model import Payment
 from payments.errors import NotFound
-from payments.queue import actors as names
+from payments.queue import names
 from tasks import runtime
 
 log = logging.getLogger("payments.worker")
@@ -77,7 +77,7 @@ COMMON_OPTIONS: dict[str, Any] = {
 
 
 def actor(ref: names.ActorRef, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-    """Declare an actor under the name and queue `payments.queue.actors` gives it."""
+    """Declare an actor under the name and queue `payments.queue.names` gives it."""
     return dramatiq.actor(actor_name=ref.name, queue_name=ref.queue, **options)
 
 

@@ -13,7 +13,7 @@ import dramatiq
 
 from payments import backoff, refunds
 from payments.domain.gateway_rule import TransientGatewayError
-from payments.queue import actors as names
+from payments.queue import names
 from tasks import runtime
 from tasks.actors import (
     COMMON_OPTIONS,

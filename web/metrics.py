@@ -32,7 +32,7 @@ from payments import bootstrap
 from payments.config import Topics
 from payments.db import stats_store
 from payments.domain.model import Status
-from payments.queue import actors
+from payments.queue import names
 from web.auth import ANONYMOUS
 from web.logs import request_seconds
 
@@ -273,7 +273,7 @@ def init_app(app: Flask) -> CollectorRegistry:
     registry = CollectorRegistry()
     database = DatabaseCollector(container.engine, container.settings.topics)
     registry.register(database)
-    dead_letters = DeadLetterCollector(container.dead_letters(), actors.QUEUES)
+    dead_letters = DeadLetterCollector(container.dead_letters(), names.QUEUES)
     registry.register(dead_letters)
     http = HttpMetrics(registry)
     app.extensions["payments.metrics"] = {"registry": registry, "scraped": (database, dead_letters)}

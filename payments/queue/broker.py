@@ -12,8 +12,8 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
-from payments.queue.actors import QUEUES
 from payments.queue.middleware import LogEnqueue, RecordFailure
+from payments.queue.names import QUEUES
 
 DEAD_MESSAGE_TTL_MS = 7 * 24 * 3600 * 1000
 HEARTBEAT_TIMEOUT_MS = 15_000

@@ -4,7 +4,7 @@
   a dead letter says why it died (`flask dlq list`);
 - `LogEnqueue` logs one line per enqueued message, with its actor, message id, CloudEvents
   id and the payment or transaction id it is about (the bridge's side of following a
-  payment); the id's name comes from `payments.queue.actors`, no actor need be declared.
+  payment); the id's name comes from `payments.queue.names`, no actor need be declared.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dramatiq import Middleware
 from dramatiq.brokers.redis import RedisBroker
 
 from payments.errors import summary
-from payments.queue.actors import BY_NAME
 from payments.queue.dead_letters import ERROR_OPTION, REWRITE, SUMMARY_LIMIT, canonical_queue
+from payments.queue.names import BY_NAME
 
 log = logging.getLogger("payments.enqueue")
 

@@ -12,7 +12,7 @@ import pytest
 import redis
 from dramatiq import Middleware
 
-from payments.queue import actors
+from payments.queue import names
 from payments.queue.batch import enqueue_many
 from payments.queue.broker import redis_broker
 from tests.support import env
@@ -63,13 +63,13 @@ def test_a_batch_reaches_dramatiqs_consumer_whole_and_in_order(broker: Any) -> N
     seen = Seen()
     broker.add_middleware(seen)
     ids = [str(uuid.uuid4()) for _ in range(7)]
-    messages = [actors.CHARGE_PAYMENT.message(i, ce_id=f"ce-{n}") for n, i in enumerate(ids)]
+    messages = [names.CHARGE_PAYMENT.message(i, ce_id=f"ce-{n}") for n, i in enumerate(ids)]
     sent = enqueue_many(broker, messages)
 
-    got = consume_all(broker, actors.CHARGE_PAYMENT.queue, len(ids))
+    got = consume_all(broker, names.CHARGE_PAYMENT.queue, len(ids))
     assert [m.args[0] for m in got] == ids
     assert [m.options["ce_id"] for m in got] == [f"ce-{n}" for n in range(len(ids))]
-    assert {m.actor_name for m in got} == {actors.CHARGE_PAYMENT.name}
+    assert {m.actor_name for m in got} == {names.CHARGE_PAYMENT.name}
     assert len({m.options["redis_message_id"] for m in sent}) == len(ids)  # each its own entry
     assert seen.before == seen.after == [m.message_id for m in messages]
 
@@ -79,11 +79,11 @@ def test_a_mixed_batch_lands_on_each_actors_queue(broker: Any) -> None:
     enqueue_many(
         broker,
         [
-            actors.CHARGE_PAYMENT.message(payment),
-            actors.REFUND_CANCELLED_EVENT.message(event),
+            names.CHARGE_PAYMENT.message(payment),
+            names.REFUND_CANCELLED_EVENT.message(event),
         ],
     )
-    assert actors.CHARGE_PAYMENT.queue != actors.REFUND_CANCELLED_EVENT.queue
-    [on_gateway] = consume_all(broker, actors.CHARGE_PAYMENT.queue, 1)
-    [on_payments] = consume_all(broker, actors.REFUND_CANCELLED_EVENT.queue, 1)
+    assert names.CHARGE_PAYMENT.queue != names.REFUND_CANCELLED_EVENT.queue
+    [on_gateway] = consume_all(broker, names.CHARGE_PAYMENT.queue, 1)
+    [on_payments] = consume_all(broker, names.REFUND_CANCELLED_EVENT.queue, 1)
     assert (on_gateway.args[0], on_payments.args[0]) == (payment, event)

@@ -19,7 +19,7 @@ from devstack import procfile
 from payments.config import TOPIC_VARIABLES
 from payments.db.engine import make_engine
 from payments.db.migrations import migrate
-from payments.queue import actors
+from payments.queue import names
 from tests.support import deploy_kit, env
 from tests.support.factories import payment_body
 from tests.support.kafka import ensure_topics
@@ -103,7 +103,7 @@ def test_every_metric_the_dashboard_and_the_rules_name_is_exported(
         namespace=f"test-deploy-{env.SESSION}",
         middleware=[],
     )
-    broker.enqueue(actors.CHARGE_PAYMENT.message(str(uuid.uuid4())))  # dead-lettered
+    broker.enqueue(names.CHARGE_PAYMENT.message(str(uuid.uuid4())))  # dead-lettered
     broker.close()
 
     wanted = deploy_kit.named_metrics()

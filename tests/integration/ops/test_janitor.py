@@ -240,13 +240,13 @@ def test_a_payment_idle_behind_a_backlog_is_left_to_its_queued_message(
     re-driven, however long it has been idle; one whose message is gone is."""
     import redis
 
-    from payments.queue import actors
+    from payments.queue import names
     from payments.queue.broker import redis_broker
 
     namespace = f"test-backlog-{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(settings_ops.redis_url)
     broker = redis_broker(client, namespace)
-    for queue in actors.QUEUES:
+    for queue in names.QUEUES:
         broker.declare_queue(queue)
     container = bootstrap(
         dataclasses.replace(settings_ops, stuck_after_seconds=60),
@@ -256,18 +256,18 @@ def test_a_payment_idle_behind_a_backlog_is_left_to_its_queued_message(
         mailer=FakeMailer(),
     )
     queued, delayed, lost = (place(container) for _ in range(3))
-    actors.send(broker, actors.CHARGE_PAYMENT, str(queued.id))  # behind a backlog
-    broker.enqueue(actors.CHARGE_PAYMENT.message(str(delayed.id)), delay=600_000)  # a retry
+    names.send(broker, names.CHARGE_PAYMENT, str(queued.id))  # behind a backlog
+    broker.enqueue(names.CHARGE_PAYMENT.message(str(delayed.id)), delay=600_000)  # a retry
     for payment in (queued, delayed, lost):
         age(engine_ops, payment.id, 600)
     janitor = Janitor(container)
     try:
-        assert {(actors.CHARGE_PAYMENT.name, str(queued.id))} <= janitor.queued_steps()
+        assert {(names.CHARGE_PAYMENT.name, str(queued.id))} <= janitor.queued_steps()
         done = janitor.sweep()
         assert done is not None
         mine = {r.payment_id for r in done} & {queued.id, delayed.id, lost.id}
         assert mine == {lost.id}
-        assert (actors.CHARGE_PAYMENT.name, str(lost.id)) in janitor.queued_steps()
+        assert (names.CHARGE_PAYMENT.name, str(lost.id)) in janitor.queued_steps()
     finally:
         for key in client.scan_iter(match=f"{namespace}:*"):
             client.delete(key)
