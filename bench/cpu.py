@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench.memory import PROC, group
+from bench.rss import PROC, group
 
 TICK = os.sysconf("SC_CLK_TCK")
 

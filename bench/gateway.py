@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from bench import memory
+from bench import rss
 from bench.cpu import cpu_seconds
 from bench.procs import SIMULATOR_ARGV, Service, wait_ready
 from bench.settings import BenchSettings
@@ -36,7 +36,7 @@ log = logging.getLogger("bench")
 
 def group_cpu(pid: int) -> float:
     """CPU seconds of a process and its forked workers (gunicorn's worker serves)."""
-    return sum(cpu_seconds(p.pid) for p in memory.group(pid))
+    return sum(cpu_seconds(p.pid) for p in rss.group(pid))
 
 
 def charges(count: int) -> list[Charge]:

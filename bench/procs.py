@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import memory
+from bench import rss
 from bench.settings import BenchSettings
 from devstack import procfile
 from devstack.procs import ServiceProcess, answers_http
@@ -44,16 +44,16 @@ class Service(ServiceProcess):
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path):
         super().__init__(name, argv, env, log_dir)
         self.name = name
-        self.memory: list[memory.ProcMemory] = []
+        self.memory: list[rss.ProcMemory] = []
 
     def children(self) -> list[int]:
         """Pids of the group's processes other than the leader (forked workers)."""
-        return [p.pid for p in memory.group(self.pid) if p.pid != self.pid]
+        return [p.pid for p in rss.group(self.pid) if p.pid != self.pid]
 
-    def sample_memory(self) -> list[memory.ProcMemory]:
+    def sample_memory(self) -> list[rss.ProcMemory]:
         """The group's processes with their peak RSS so far (kept for the report)."""
         if self.alive():
-            self.memory = memory.group(self.pid)
+            self.memory = rss.group(self.pid)
         return self.memory
 
     def terminate(self) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 import redis
 from sqlalchemy import Engine, text
 
-from bench import e2e, memory, settings
+from bench import e2e, rss, settings
 from bench.procs import Service
 from bench.stack import BenchStack
 
@@ -89,7 +89,7 @@ def connections_to(ports: Iterable[int]) -> dict[int, int]:
 
 def process_sample(service: Service, sockets: dict[int, int]) -> dict[str, Any]:
     """One process group: RSS (MiB, summed), descriptors, connections to PostgreSQL and Redis."""
-    group = memory.group(service.pid) if service.alive() else []
+    group = rss.group(service.pid) if service.alive() else []
     inodes: set[int] = set()
     for proc in group:
         inodes |= _socket_inodes(proc.pid)
