@@ -1,0 +1,105 @@
+"""Does the embedded Kafka broker slow down as its history grows? (issue 26's soak)
+
+Starts its own Tansu (the broker devstack embeds: memory storage) on a free port, then
+measures a consumer group's round trip (produce one record, poll it, commit) and the broker's
+CPU per round trip, first on an empty topic, then after each further 20,000 records
+consumed and committed; finally tries DeleteRecords (what would trim the log where the
+broker has no retention). Prints one line per step.
+
+`python -m bench.broker_growth` (about a minute).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from devstack.embedded import tansu_binary
+from devstack.procs import free_port
+
+ROUNDS = 4
+RECORDS_PER_ROUND = 20_000
+PROBES = 300
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> int:
+    port = free_port()
+    listener = f"tcp://127.0.0.1:{port}"
+    broker = subprocess.Popen(
+        [tansu_binary(), "broker", "--listener-url", listener, "--advertised-listener-url",
+         listener, "--storage-engine", "memory://tansu/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    servers = f"127.0.0.1:{port}"
+    try:
+        time.sleep(2)
+        admin = KafkaAdminClient(bootstrap_servers=servers)
+        admin.create_topics([NewTopic("growth", 3, 1)])
+        producer = KafkaProducer(bootstrap_servers=servers, linger_ms=2)
+        consumer = KafkaConsumer(
+            "growth",
+            bootstrap_servers=servers,
+            group_id="growth",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+
+        def probe(label: str) -> None:
+            seconds, cpu = [], _cpu_s(broker.pid)
+            for _ in range(PROBES):
+                started = time.perf_counter()
+                producer.send("growth", b"x" * 300).get(10)
+                while not sum(len(v) for v in consumer.poll(200).values()):
+                    pass
+                consumer.commit()
+                seconds.append(time.perf_counter() - started)
+            per_op = (_cpu_s(broker.pid) - cpu) / PROBES * 1000
+            print(
+                f"{label}: broker RSS {_rss_mib(broker.pid):.0f} MiB, round trip p50 "
+                f"{statistics.median(seconds) * 1000:.1f} ms, broker CPU {per_op:.2f} ms per "
+                "round trip",
+                flush=True,
+            )
+
+        probe("empty")
+        for n in range(1, ROUNDS + 1):
+            for i in range(RECORDS_PER_ROUND):
+                producer.send("growth", b"y" * 300)
+                if i % 20 == 0:
+                    consumer.poll(0)
+                    consumer.commit()
+            producer.flush()
+            while sum(len(v) for v in consumer.poll(500).values()):
+                consumer.commit()
+            probe(f"after {n * RECORDS_PER_ROUND:,} more records consumed")
+        try:
+            admin.delete_records({TopicPartition("growth", 0): 10}, partition_leader_id=0)
+            print("DeleteRecords: accepted")
+        except Exception as err:  # noqa: BLE001 - what the broker says is the finding
+            print(f"DeleteRecords: refused ({type(err).__name__}: {err})")
+    finally:
+        broker.terminate()
+        broker.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
