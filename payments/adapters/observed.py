@@ -9,10 +9,10 @@ are made, and prometheus_client imported, at the first call, never at import.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, TypeVar
 
 from payments.domain.gateway_rule import Decision, GatewayRefused, TransientGatewayError
@@ -31,8 +31,22 @@ class _Metrics:
     emails: Any
 
 
-@cache
+_made: list[_Metrics] = []
+_making = threading.Lock()
+
+
 def _metrics() -> _Metrics:
+    """The metrics, made once per process: the first calls come from many worker threads at
+    once, and a metric registered twice raises DuplicateTimeseries."""
+    if _made:
+        return _made[0]
+    with _making:
+        if not _made:
+            _made.append(_make())
+    return _made[0]
+
+
+def _make() -> _Metrics:
     from prometheus_client import Counter, Histogram
 
     return _Metrics(

@@ -98,3 +98,36 @@ def test_each_email_is_counted_by_kind_as_sent_or_failed() -> None:
         ObservedMailer(Smtp(fails=True)).send(email)
     assert _count("emails_total", kind="refund_delayed", outcome="sent") == sent + 1
     assert _count("emails_total", kind="refund_delayed", outcome="failed") == failed + 1
+
+
+def test_the_first_calls_from_many_threads_at_once_make_the_metrics_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by the soak: a worker pool's threads all send their first e-mail together after
+    a restart, and a metric registered twice raised DuplicateTimeseries."""
+    import threading
+    import time
+
+    from payments.adapters import observed
+
+    made, metrics = [], observed._metrics()  # the metrics this process already has
+
+    def slow_make() -> Any:  # as slow as it takes for every thread to arrive meanwhile
+        made.append(1)
+        time.sleep(0.05)
+        return metrics
+
+    monkeypatch.setattr(observed, "_made", [])  # a process that has counted nothing yet
+    monkeypatch.setattr(observed, "_make", slow_make)
+    start = threading.Barrier(16)
+
+    def first_call() -> None:
+        start.wait()
+        observed._metrics()
+
+    threads = [threading.Thread(target=first_call) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1
