@@ -33,7 +33,7 @@ import requests
 from bench import e2e, settings
 from bench.procs import Service
 from bench.stack import BenchStack
-from devstack.procs import ROOT, free_port
+from devstack.procs import ROOT, answers_http, free_port, wait_until
 
 log = logging.getLogger("bench")
 PICTURE = ROOT / "docs" / "dashboard.png"
@@ -206,14 +206,7 @@ def run(minutes: float, path: Path) -> dict[str, Any]:
     url, api = f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{pipeline.port}"
     marks: dict[str, float] = {}
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/-/ready", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
+        wait_until(lambda: answers_http(f"{url}/-/ready"), timeout=30, interval=0.5)
         start = time.time()
         load = Load(api, RATE, "evt-cancelled")
         load.start()

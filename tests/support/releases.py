@@ -8,6 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from payments.db.migrations import Step
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BEFORE_REFUNDS = FIXTURES / "schema_before_refunds_v1.sql"
 BEFORE_CANCELLATION_REFUNDS = FIXTURES / "schema_before_cancellation_refunds.sql"
@@ -22,8 +24,7 @@ def load_release(engine: Engine, schema_file: Path) -> None:
     transactional, _, concurrent = sql.partition("-- @concurrently")
     with engine.begin() as conn:
         conn.exec_driver_sql(transactional)
-    lines = (line for line in concurrent.splitlines() if not line.lstrip().startswith("--"))
-    statements = [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements = Step(0, schema_file.name, concurrent, concurrently=True).statements()
     with engine.connect() as raw:
         conn = raw.execution_options(isolation_level="AUTOCOMMIT")
         for statement in statements:
