@@ -12,8 +12,9 @@
 - `SOAK_VACUUM` (1): when the server's autovacuum is off (this machine's), `VACUUM ANALYZE`
   after each window, standing in for it (0: measure without).
 
-Per window: p50/p99 POST -> e-mail, accepted and e-mailed; per process: RSS (the group's,
-summed), open file descriptors, TCP connections to PostgreSQL and to Redis; Redis memory and
+Per window: p50/p99 POST -> e-mail, accepted and e-mailed; per process: CPU (also of the
+broker, PostgreSQL and Redis), RSS (the group's, summed), open file descriptors, TCP
+connections to PostgreSQL and to Redis; Redis memory and
 key count; the outbox's rows and every table's size; log lines at ERROR per process. The
 report compares the first window after warm-up with the last.
 """
@@ -44,6 +45,13 @@ log = logging.getLogger("bench")
 KILLED_IN_TURN = ("worker", "relay", "bridge", "gateway")
 POSTGRES_PORT, REDIS_PORT = 5432, 6379
 GROWTH_LIMIT = 0.10  # issue 26: RSS and descriptors flat, under 10% growth after warm-up
+# The services the pipeline runs on, found by command line: their CPU per window shows which
+# one a growing latency comes from (the embedded broker's fetch cost grows with its history).
+EXTERNAL = {
+    "broker": ("tansu", "broker"),
+    "postgres": ("postgres",),
+    "redis": ("redis-server",),
+}
 
 
 def _socket_inodes(pid: int) -> set[int]:
@@ -101,6 +109,30 @@ def process_sample(service: Service, sockets: dict[int, int]) -> dict[str, Any]:
         "pg_connections": ports.count(POSTGRES_PORT),
         "redis_connections": ports.count(REDIS_PORT),
     }
+
+
+def cpu_sample(services: dict[str, Service]) -> dict[str, float]:
+    """Cumulative CPU seconds per process group of the pipeline and per outside service."""
+    sample = {
+        name: sum(rss.cpu_seconds(p.pid) for p in rss.group(service.pid))
+        for name, service in services.items()
+        if service.alive()
+    }
+    for name, words in EXTERNAL.items():
+        sample[name] = sum(rss.cpu_seconds(pid) for pid in rss.matching(words))
+    return sample
+
+
+def cpu_share(
+    before: dict[str, float], after: dict[str, float], seconds: float
+) -> dict[str, float]:
+    """Per name: the CPU used between two samples, in % of one core. A process started again
+    since `before` counts from zero."""
+    shares = {}
+    for name, total in after.items():
+        used = total - before.get(name, 0.0)
+        shares[name] = round(100 * (used if used >= 0 else total) / seconds, 1)
+    return shares
 
 
 def redis_sample(url: str, namespace: str) -> dict[str, Any]:
@@ -238,7 +270,9 @@ def run_soak(
                 victim = KILLED_IN_TURN[(n // kill_every - 1) % len(KILLED_IN_TURN)]
                 killer = Killer(pipeline.services[victim], window_s / 2, kills)
                 killer.start()
+            cpu_before, clock = cpu_sample(pipeline.services), time.monotonic()
             result = e2e.step(pipeline, rate, window_s, drain_seconds=180, tag=f"soak-w{n}")
+            cpu = cpu_share(cpu_before, cpu_sample(pipeline.services), time.monotonic() - clock)
             if killer is not None:
                 killer.join()
             vacuumed = vacuum and vacuum_if_the_server_does_not(stack.engine)
@@ -253,6 +287,7 @@ def run_soak(
                 "latency": result["latency"],
                 "killed": killer.service.name if killer else None,
                 "vacuumed": vacuumed,
+                "cpu_pct": cpu,
                 "processes": {
                     name: process_sample(service, sockets)
                     for name, service in pipeline.services.items()
@@ -313,6 +348,20 @@ def report(result: dict[str, Any]) -> str:
             f"| {w['database']['outbox_rows']} | {w['redis']['used_mib']} "
             f"| {w['redis']['namespace_keys']} |"
         )
+    if windows and "cpu_pct" in windows[0]:
+        names = list(windows[0]["cpu_pct"])
+        lines += [
+            "",
+            "CPU per window, % of one core (of two), per process group and outside service:",
+            "",
+            "| window | " + " | ".join(names) + " |",
+            "|---|" + "---|" * len(names),
+        ]
+        for w in windows:
+            shares = w["cpu_pct"]
+            lines.append(
+                f"| {w['window']} | " + " | ".join(f"{shares.get(n, 0):.0f}" for n in names) + " |"
+            )
     if len(windows) >= 2:
         first, last = windows[1] if len(windows) > 2 else windows[0], windows[-1]
         lines += [

@@ -72,3 +72,41 @@ def test_connections_are_found_by_the_remote_port() -> None:
     finally:
         client.close()
         server.close()
+
+
+def test_cpu_share_per_window_counts_a_restarted_process_from_zero() -> None:
+    before = {"api": 10.0, "worker": 50.0, "broker": 4.0}
+    after = {"api": 13.0, "worker": 2.0, "broker": 10.0}  # the worker was killed and restarted
+    assert soak.cpu_share(before, after, 10.0) == {"api": 30.0, "worker": 20.0, "broker": 60.0}
+
+
+def test_cpu_readings_see_a_busy_process() -> None:
+    from bench import rss
+
+    start = rss.cpu_seconds(os.getpid())
+    deadline = start + 0.2
+    while rss.cpu_seconds(os.getpid()) < deadline:
+        sum(range(10_000))
+    assert rss.cpu_seconds(os.getpid()) >= deadline
+    assert os.getpid() in rss.matching(("pytest",)) or os.getpid() in rss.matching(("python",))
+    assert rss.cpu_seconds(2**22 + 7) == 0.0  # no such process
+
+
+def test_the_report_shows_cpu_per_window() -> None:
+    first, second = window(0, 200.0, 40, 300.0), window(1, 200.0, 40, 900.0)
+    first["cpu_pct"] = {"api": 20.0, "broker": 30.0}
+    second["cpu_pct"] = {"api": 21.0, "broker": 85.0}
+    text = soak.report(
+        {
+            "minutes": 10,
+            "window_s": 300,
+            "rate": 30,
+            "started": "2026-12-06T17:00:00+00:00",
+            "windows": [first, second],
+            "kills": [],
+            "errors": {},
+            "log_bytes": {},
+        }
+    )
+    assert "| window | api | broker |" in text
+    assert "| 1 | 21 | 85 |" in text
