@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from kafka import KafkaProducer
 
 from payments.adapters.publisher import encode
-from payments.event_records import OutboxMessage, kafka_headers
+from payments.messages import OutboxMessage, kafka_headers
 
 PRODUCER_CONFIG: dict[str, object] = {"acks": "all", "linger_ms": 5, "batch_size": 256 * 1024}
 

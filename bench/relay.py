@@ -23,7 +23,7 @@ from bench.payloads import created_event
 from bench.procs import Service, relay_argv
 from bench.settings import BenchSettings
 from bench.stack import BenchStack, libpq
-from payments.event_records import OutboxMessage
+from payments.messages import OutboxMessage
 
 log = logging.getLogger("bench")
 ROUNDS = 2
@@ -49,7 +49,7 @@ def seed(database_url: str, messages: list[OutboxMessage]) -> float:
         with conn.cursor() as cur, cur.copy(f"COPY outbox ({columns}) FROM STDIN") as copy:
             for m in messages:
                 copy.write_row(
-                    (m.event_id, m.topic, m.event_type, m.key, json.dumps(m.payload),
+                    (m.message_id, m.topic, m.message_type, m.key, json.dumps(m.payload),
                      m.occurred_at)
                 )  # fmt: skip
         conn.commit()

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from outbox.janitor import JanitorHooks
 from payments import probes
-from payments.event_records import OutboxMessage
+from payments.messages import OutboxMessage
 from payments.recovery import Step
 
 log = logging.getLogger("payments.relay")
@@ -112,9 +112,9 @@ class LoggingPublisher:
         for m in messages:
             log.info(
                 "published %s to %s",
-                m.event_type,
+                m.message_type,
                 m.topic,
-                extra={"payment_id": m.key, "ce_id": str(m.event_id), "topic": m.topic},
+                extra={"payment_id": m.key, "ce_id": str(m.message_id), "topic": m.topic},
             )
 
     def close(self) -> None:

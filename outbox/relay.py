@@ -37,7 +37,7 @@ from payments import backoff
 from payments.adapters.publisher import PublishFailed
 from payments.db import outbox_store
 from payments.errors import summary
-from payments.event_records import OutboxMessage
+from payments.messages import OutboxMessage
 from payments.ports import Publisher
 
 log = logging.getLogger("payments.relay")

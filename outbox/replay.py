@@ -14,7 +14,7 @@ from uuid import UUID
 from sqlalchemy import Engine
 
 from payments.db import outbox_store
-from payments.event_records import OutboxMessage
+from payments.messages import OutboxMessage
 from payments.ports import Publisher
 
 log = logging.getLogger("payments.replay")
@@ -59,8 +59,8 @@ def republish(
         for m in batch:
             log.info(
                 "replayed %s to %s",
-                m.event_type,
+                m.message_type,
                 m.topic,
-                extra={"payment_id": m.key, "ce_id": str(m.event_id), "topic": m.topic},
+                extra={"payment_id": m.key, "ce_id": str(m.message_id), "topic": m.topic},
             )
         yield len(batch)

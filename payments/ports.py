@@ -16,7 +16,7 @@ from payments.domain.gateway_rule import Decision
 from payments.domain.model import Payment, Transaction
 from payments.domain.refund import Refund
 from payments.domain.secret import PaymentToken
-from payments.event_records import OutboxMessage
+from payments.messages import OutboxMessage
 
 if TYPE_CHECKING:
     from payments.db.repository import Progress

@@ -18,7 +18,7 @@ from payments.db import outbox_store
 from payments.db.idempotency_store import SqlIdempotencyStore
 from payments.db.refunds import SqlRefunds
 from payments.db.repository import SqlRepository
-from payments.event_records import OutboxMessage, collect_messages, utcnow
+from payments.messages import OutboxMessage, collect_messages, utcnow
 
 
 class SqlUnitOfWork:

@@ -9,7 +9,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from payments.errors import DeliveryError
-from payments.event_records import OutboxMessage, kafka_headers
+from payments.messages import OutboxMessage, kafka_headers
 
 
 def encode(message: OutboxMessage) -> bytes:

@@ -24,7 +24,7 @@ from payments.db.repository import Progress
 from payments.domain.model import Payment, Status, Transaction
 from payments.domain.refund import Cancellation, Refund
 from payments.errors import AlreadyDone
-from payments.event_records import OutboxMessage, collect_messages, utcnow
+from payments.messages import OutboxMessage, collect_messages, utcnow
 from payments.ports import StoredKey
 
 A = TypeVar("A", Payment, Transaction, Refund)
@@ -272,7 +272,7 @@ def _loaded(stored: A | None, seen: list[Any]) -> A | None:
 
 def _stored(aggregate: A) -> A:
     stored = copy.deepcopy(aggregate)
-    stored.events = []
+    stored.facts = []
     return stored
 
 

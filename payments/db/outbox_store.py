@@ -26,16 +26,16 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from payments.db.tables import outbox
-from payments.event_records import OutboxMessage
+from payments.messages import OutboxMessage
 
 
 def write(conn: Connection, messages: Iterable[OutboxMessage]) -> None:
     """Insert messages into the outbox (same transaction as the state change)."""
     rows = [
         {
-            "event_id": m.event_id,
+            "event_id": m.message_id,
             "topic": m.topic,
-            "event_type": m.event_type,
+            "event_type": m.message_type,
             "message_key": m.key,
             "payload": m.payload,
             "occurred_at": m.occurred_at,

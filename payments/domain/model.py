@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from payments.domain import events
+from payments.domain import facts
 from payments.domain.secret import PaymentToken
 from payments.errors import PaymentsError
 
@@ -58,13 +58,13 @@ class Transaction:
     # While the cardholder is asked to authenticate (3-D Secure): the PaymentIntent's client
     # secret, which only the front end's Stripe.js needs; erased once the transaction ends.
     action_secret: str | None = None
-    events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
+    facts: list[facts.Fact] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def open(cls, transaction_id: UUID, payment_id: UUID, now: datetime) -> Transaction:
         """A new PENDING transaction for a payment, recording `TransactionCreated`."""
         tx = cls(transaction_id, payment_id, Status.PENDING, None, now, now)
-        tx.events.append(events.TransactionCreated(transaction_id, payment_id))
+        tx.facts.append(facts.TransactionCreated(transaction_id, payment_id))
         return tx
 
     def complete(
@@ -80,9 +80,9 @@ class Transaction:
         if self.status.terminal:
             raise IllegalTransition(f"transaction {self.id} is already {self.status}")
         if outcome is Status.SUCCESS and reason is None:
-            self.events.append(events.TransactionSucceeded(self.id, self.payment_id))
+            self.facts.append(facts.TransactionSucceeded(self.id, self.payment_id))
         elif outcome is Status.FAILED and reason is not None:
-            self.events.append(events.TransactionFailed(self.id, self.payment_id, reason.value))
+            self.facts.append(facts.TransactionFailed(self.id, self.payment_id, reason.value))
         else:
             raise IllegalTransition(f"transaction cannot become {outcome} with reason {reason}")
         self.status, self.reason, self.updated_at = outcome, reason, now
@@ -123,7 +123,7 @@ class Payment:
     failure_reason: Reason | None = None
     amount_reserved: Decimal = Decimal(0)  # every refund not FAILED (payments.domain.refund)
     emailed_at: datetime | None = None  # when the SMTP server accepted its result e-mail
-    events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
+    facts: list[facts.Fact] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.payment_token, str):  # a plain string never travels further
@@ -135,7 +135,7 @@ class Payment:
         payment = cls(
             id=payment_id, status=Status.PENDING, created_at=now, updated_at=now, **details
         )
-        payment.events.append(events.PaymentCreated(payment_id))
+        payment.facts.append(facts.PaymentCreated(payment_id))
         return payment
 
     def settle(self, transaction: Transaction, now: datetime) -> None:
@@ -148,11 +148,11 @@ class Payment:
             raise IllegalTransition(f"transaction {transaction.id} has not finished")
         self.status, self.updated_at = transaction.status, now
         if transaction.status is Status.SUCCESS:
-            self.events.append(events.PaymentSucceeded(self.id))
+            self.facts.append(facts.PaymentSucceeded(self.id))
         else:
             assert transaction.reason is not None
             self.failure_reason = transaction.reason
-            self.events.append(events.PaymentFailed(self.id, transaction.reason.value))
+            self.facts.append(facts.PaymentFailed(self.id, transaction.reason.value))
 
     def forget_token(self) -> None:
         """Erase the payment token once the gateway has answered."""

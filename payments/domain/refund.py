@@ -16,7 +16,7 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
-from payments.domain import events
+from payments.domain import facts
 from payments.domain.model import DomainError, IllegalTransition, Payment, Status
 
 
@@ -79,7 +79,7 @@ class Refund:
     updated_at: datetime
     failure_reason: RefundFailure | None = None
     by_cancellation: bool = False  # made by the event's cancellation, not asked for by hand
-    events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
+    facts: list[facts.Fact] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def request(
@@ -127,20 +127,20 @@ class Refund:
         refund = cls(
             refund_id, payment.id, wanted, payment.currency, reason, RefundStatus.PENDING, now, now
         )
-        refund.events.append(events.RefundPending(refund_id, payment.id))
+        refund.facts.append(facts.RefundPending(refund_id, payment.id))
         return refund
 
     def succeed(self, now: datetime) -> None:
         """The gateway refunded: SUCCEEDED, recording RefundSucceeded."""
         self._finish(RefundStatus.SUCCEEDED, None, now)
-        self.events.append(events.RefundSucceeded(self.id, self.payment_id))
+        self.facts.append(facts.RefundSucceeded(self.id, self.payment_id))
 
     def fail(self, failure: RefundFailure, payment: Payment, now: datetime) -> None:
         """The refund could not be made: FAILED, its amount refundable again."""
         self._check_payment(payment)
         self._finish(RefundStatus.FAILED, failure, now)
         payment.amount_reserved -= self.amount
-        self.events.append(events.RefundFailed(self.id, self.payment_id, failure.value))
+        self.facts.append(facts.RefundFailed(self.id, self.payment_id, failure.value))
 
     def retry(self, payment: Payment, now: datetime) -> None:
         """An operator's new attempt at a FAILED refund (the same id, so the same idempotency
@@ -153,7 +153,7 @@ class Refund:
             raise ExceedsRefundable(refundable(payment))
         payment.amount_reserved += self.amount
         self.status, self.failure_reason, self.updated_at = RefundStatus.PENDING, None, now
-        self.events.append(events.RefundPending(self.id, self.payment_id))
+        self.facts.append(facts.RefundPending(self.id, self.payment_id))
 
     def _check_payment(self, payment: Payment) -> None:
         if payment.id != self.payment_id:
@@ -175,11 +175,11 @@ class Cancellation:
     updated_at: datetime
     cursor: UUID | None = None  # the last payment id the batches have gone past
     scanned_at: datetime | None = None
-    events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
+    facts: list[facts.Fact] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def accept(cls, event_id: str, reason: str | None, now: datetime) -> Cancellation:
         """A new cancellation, recording EventCancelled."""
         cancellation = cls(event_id, reason, now, now)
-        cancellation.events.append(events.EventCancelled(event_id, reason))
+        cancellation.facts.append(facts.EventCancelled(event_id, reason))
         return cancellation

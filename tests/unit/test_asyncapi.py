@@ -18,17 +18,17 @@ import pytest
 
 from devstack.procs import ROOT
 from payments.config import Topics
-from payments.domain import events
+from payments.domain import facts
 from payments.domain.model import Payment
 from payments.domain.refund import RefundReason
-from payments.event_records import kafka_headers, to_message
+from payments.messages import kafka_headers, to_message
 from tests.support.asyncapi import document, payload_schema
 from tests.support.factories import place_command
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
-def every_event() -> list[tuple[events.Event, Payment, Any]]:
+def every_event() -> list[tuple[facts.Fact, Payment, Any]]:
     payment = Payment.place(uuid.uuid4(), NOW, **place_command(event_name=None).__dict__)
     pid, tx = payment.id, uuid.uuid4()
     refund = SimpleNamespace(
@@ -40,16 +40,16 @@ def every_event() -> list[tuple[events.Event, Payment, Any]]:
     )
     rid = refund.id
     return [
-        (events.PaymentCreated(pid), payment, None),
-        (events.TransactionCreated(tx, pid), payment, None),
-        (events.TransactionSucceeded(tx, pid), payment, None),
-        (events.TransactionFailed(tx, pid, "rejected_by_gateway"), payment, None),
-        (events.PaymentSucceeded(pid), payment, None),
-        (events.PaymentFailed(pid, "invalid_payment_data"), payment, None),
-        (events.RefundPending(rid, pid), payment, refund),
-        (events.RefundSucceeded(rid, pid), payment, refund),
-        (events.RefundFailed(rid, pid, "gateway_unavailable"), payment, refund),
-        (events.EventCancelled(payment.event_id, None), payment, None),
+        (facts.PaymentCreated(pid), payment, None),
+        (facts.TransactionCreated(tx, pid), payment, None),
+        (facts.TransactionSucceeded(tx, pid), payment, None),
+        (facts.TransactionFailed(tx, pid, "rejected_by_gateway"), payment, None),
+        (facts.PaymentSucceeded(pid), payment, None),
+        (facts.PaymentFailed(pid, "invalid_payment_data"), payment, None),
+        (facts.RefundPending(rid, pid), payment, refund),
+        (facts.RefundSucceeded(rid, pid), payment, refund),
+        (facts.RefundFailed(rid, pid, "gateway_unavailable"), payment, refund),
+        (facts.EventCancelled(payment.event_id, None), payment, None),
     ]
 
 
@@ -58,7 +58,7 @@ def test_a_channel_for_every_topic_and_a_message_for_every_event() -> None:
     assert doc["asyncapi"].startswith("3.")
     topics = Topics()
     assert set(doc["channels"]) == set(topics.all())
-    written = {to_message(e, p, topics, NOW, s).event_type for e, p, s in every_event()}
+    written = {to_message(e, p, topics, NOW, s).message_type for e, p, s in every_event()}
     assert {m["name"] for m in doc["components"]["messages"].values()} == written
 
 
@@ -67,12 +67,13 @@ def test_every_event_the_code_writes_fits_its_schema_and_channel(index: int) -> 
     doc = document()
     event, payment, source = every_event()[index]
     message = to_message(event, payment, Topics(), NOW, source)
-    validator = jsonschema_rs.validator_for(payload_schema(doc, message.event_type))
+    validator = jsonschema_rs.validator_for(payload_schema(doc, message.message_type))
     errors = [e.message for e in validator.iter_errors(message.payload)]
-    assert errors == [], (message.event_type, errors)
+    assert errors == [], (message.message_type, errors)
     channel = doc["channels"][message.topic]
     assert any(
-        doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]["name"] == message.event_type
+        doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]["name"]
+        == message.message_type
         for ref in channel["messages"].values()
     )
 

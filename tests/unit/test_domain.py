@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from payments.domain import events
+from payments.domain import facts
 from payments.domain.gateway_rule import TransientGatewayError, decide
 from payments.domain.model import IllegalTransition, Payment, Reason, Status, Transaction
 
@@ -32,28 +32,28 @@ def new_payment(**overrides: object) -> Payment:
 def test_placing_a_payment_records_payment_created() -> None:
     payment = new_payment()
     assert payment.status is Status.PENDING
-    assert payment.events == [events.PaymentCreated(payment.id)]
+    assert payment.facts == [facts.PaymentCreated(payment.id)]
 
 
 def test_transaction_success_settles_payment_success() -> None:
     payment = new_payment()
     tx = Transaction.open(uuid.uuid4(), payment.id, NOW)
-    assert tx.events == [events.TransactionCreated(tx.id, payment.id)]
+    assert tx.facts == [facts.TransactionCreated(tx.id, payment.id)]
     tx.complete(Status.SUCCESS, None, NOW)
     payment.settle(tx, NOW)
     assert payment.status is Status.SUCCESS
-    assert payment.events[-1] == events.PaymentSucceeded(payment.id)
+    assert payment.facts[-1] == facts.PaymentSucceeded(payment.id)
 
 
 def test_transaction_failure_settles_payment_failed_with_reason() -> None:
     payment = new_payment()
     tx = Transaction.open(uuid.uuid4(), payment.id, NOW)
     tx.complete(Status.FAILED, Reason.REJECTED_BY_GATEWAY, NOW)
-    assert tx.events[-1] == events.TransactionFailed(tx.id, payment.id, "rejected_by_gateway")
+    assert tx.facts[-1] == facts.TransactionFailed(tx.id, payment.id, "rejected_by_gateway")
     payment.settle(tx, NOW)
     assert payment.status is Status.FAILED
     assert payment.failure_reason is Reason.REJECTED_BY_GATEWAY
-    assert payment.events[-1] == events.PaymentFailed(payment.id, "rejected_by_gateway")
+    assert payment.facts[-1] == facts.PaymentFailed(payment.id, "rejected_by_gateway")
 
 
 def test_terminal_states_never_change() -> None:

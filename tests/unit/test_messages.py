@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from payments.config import Topics
-from payments.domain import events
+from payments.domain import facts
 from payments.domain.model import Payment, Reason
-from payments.event_records import collect_messages, kafka_headers, to_message
+from payments.messages import collect_messages, kafka_headers, to_message
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -33,9 +33,9 @@ def payment() -> Payment:
 
 def test_payment_created_carries_the_payment_fields_but_never_the_token() -> None:
     p = payment()
-    message = to_message(events.PaymentCreated(p.id), p, Topics(), NOW)
+    message = to_message(facts.PaymentCreated(p.id), p, Topics(), NOW)
     assert message.topic == "PAYMENT_CREATED_TOPIC"
-    assert message.event_type == "payment.created"
+    assert message.message_type == "payment.created"
     assert message.key == str(p.id)
     assert message.payload["amount"] == "125.50"
     assert set(message.payload) == {
@@ -57,7 +57,7 @@ def test_payment_created_carries_the_payment_fields_but_never_the_token() -> Non
 def test_payment_failed_fields_follow_the_contract() -> None:
     p = payment()
     message = to_message(
-        events.PaymentFailed(p.id, Reason.REJECTED_BY_GATEWAY.value),
+        facts.PaymentFailed(p.id, Reason.REJECTED_BY_GATEWAY.value),
         p,
         Topics(payment_failed="custom.failed"),
         NOW,
@@ -80,7 +80,7 @@ def test_payment_failed_fields_follow_the_contract() -> None:
 def test_transaction_events_key_by_payment() -> None:
     pid, tid = uuid.uuid4(), uuid.uuid4()
     message = to_message(
-        events.TransactionFailed(tid, pid, "gateway_unavailable"), None, Topics(), NOW
+        facts.TransactionFailed(tid, pid, "gateway_unavailable"), None, Topics(), NOW
     )
     assert message.key == str(pid)
     assert message.payload == {
@@ -92,10 +92,10 @@ def test_transaction_events_key_by_payment() -> None:
 
 def test_cloudevents_headers() -> None:
     p = payment()
-    message = to_message(events.PaymentSucceeded(p.id), p, Topics(), NOW)
+    message = to_message(facts.PaymentSucceeded(p.id), p, Topics(), NOW)
     headers = dict(kafka_headers(message))
     assert headers["ce_specversion"] == b"1.0"
-    assert headers["ce_id"] == str(message.event_id).encode()
+    assert headers["ce_id"] == str(message.message_id).encode()
     assert headers["ce_type"] == b"payment.succeeded"
     assert headers["ce_time"] == b"2026-11-26T12:00:00Z"
     assert headers["content-type"] == b"application/json"
@@ -104,5 +104,5 @@ def test_cloudevents_headers() -> None:
 def test_collect_drains_events_once() -> None:
     p = payment()
     first = collect_messages([p], Topics(), NOW)
-    assert [m.event_type for m in first] == ["payment.created"]
+    assert [m.message_type for m in first] == ["payment.created"]
     assert collect_messages([p], Topics(), NOW) == []

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from payments.domain import events
+from payments.domain import facts
 from payments.domain.model import IllegalTransition, Payment, Status
 from payments.domain.refund import (
     Cancellation,
@@ -53,7 +53,7 @@ def test_partial_refunds_reserve_their_amounts_and_the_rest_can_follow() -> None
         assert (refund.amount, refund.currency) == (Decimal(amount), "BRL")
         assert (refund.status, refund.reason) == (RefundStatus.PENDING, REASON)
         assert refund.created_at == refund.updated_at == NOW
-        assert refund.events == [events.RefundPending(refund.id, payment.id)]
+        assert refund.facts == [facts.RefundPending(refund.id, payment.id)]
 
 
 @pytest.mark.parametrize("amount", ["100.01", "0", "-1"])
@@ -78,20 +78,20 @@ def test_only_a_successful_payment_is_refundable(status: Status) -> None:
 def test_a_failed_refund_frees_its_amount_and_a_finished_one_never_changes() -> None:
     payment = paid()
     refund = Refund.request(uuid.uuid4(), payment, Decimal("40.00"), REASON, NOW)
-    refund.events.clear()
+    refund.facts.clear()
     refund.fail(RefundFailure.GATEWAY_UNAVAILABLE, payment, NOW)
     assert payment.amount_reserved == 0
     assert (refund.status, refund.failure_reason) == (
         RefundStatus.FAILED,
         RefundFailure.GATEWAY_UNAVAILABLE,
     )
-    assert refund.events == [events.RefundFailed(refund.id, payment.id, "gateway_unavailable")]
+    assert refund.facts == [facts.RefundFailed(refund.id, payment.id, "gateway_unavailable")]
     with pytest.raises(IllegalTransition):
         refund.succeed(NOW)
     ok = Refund.request(uuid.uuid4(), payment, None, REASON, NOW)
-    ok.events.clear()
+    ok.facts.clear()
     ok.succeed(NOW)
-    assert ok.events == [events.RefundSucceeded(ok.id, payment.id)]
+    assert ok.facts == [facts.RefundSucceeded(ok.id, payment.id)]
     with pytest.raises(IllegalTransition):
         ok.fail(RefundFailure.GATEWAY_UNAVAILABLE, payment, NOW)
     with pytest.raises(IllegalTransition):
@@ -102,7 +102,7 @@ def test_a_cancellation_records_its_event() -> None:
     cancellation = Cancellation.accept("evt-9", "storm", NOW)
     assert (cancellation.event_id, cancellation.reason) == ("evt-9", "storm")
     assert cancellation.created_at == cancellation.updated_at == NOW
-    assert cancellation.events == [events.EventCancelled("evt-9", "storm")]
+    assert cancellation.facts == [facts.EventCancelled("evt-9", "storm")]
 
 
 def test_event_cancelled_is_the_cancellations_reason_alone() -> None:
@@ -127,7 +127,7 @@ def test_a_failed_refund_can_be_tried_again_while_its_amount_is_left() -> None:
     with pytest.raises(IllegalTransition):
         refund.retry(payment, NOW)  # PENDING: nothing to retry
     refund.fail(RefundFailure.GATEWAY_UNAVAILABLE, payment, NOW)
-    refund.events.clear()
+    refund.facts.clear()
     later = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
     refund.retry(payment, later)
     assert (refund.status, refund.failure_reason, refund.updated_at) == (
@@ -136,7 +136,7 @@ def test_a_failed_refund_can_be_tried_again_while_its_amount_is_left() -> None:
         later,
     )
     assert payment.amount_reserved == Decimal("60.00")
-    assert refund.events == [events.RefundPending(refund.id, payment.id)]
+    assert refund.facts == [facts.RefundPending(refund.id, payment.id)]
     refund.fail(RefundFailure.GATEWAY_UNAVAILABLE, payment, NOW)
     Refund.request(uuid.uuid4(), payment, Decimal("50.00"), REASON, NOW)  # refunded otherwise
     with pytest.raises(ExceedsRefundable):

@@ -65,7 +65,7 @@ def paid(uow: MemoryUnitOfWork, amount: str = "100.00") -> Payment:
 
 
 def events_of(store: MemoryStore, refund: Refund) -> list[str]:
-    return [m.event_type for m in store.outbox if m.payload.get("refund_id") == str(refund.id)]
+    return [m.message_type for m in store.outbox if m.payload.get("refund_id") == str(refund.id)]
 
 
 def test_a_refund_is_requested_refunded_once_and_told_once(

@@ -14,7 +14,7 @@ import pytest
 from outbox.relay import Relay
 from payments import backoff
 from payments.adapters.publisher import FakePublisher, PublishFailed
-from payments.event_records import OutboxMessage
+from payments.messages import OutboxMessage
 
 
 class FakeConn:

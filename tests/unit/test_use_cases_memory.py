@@ -41,7 +41,7 @@ def render(payment: Payment, kind: str, decline_code: str | None = None) -> Emai
 
 
 def types(store: MemoryStore, payment_id: uuid.UUID) -> list[str]:
-    return [m.event_type for m in store.outbox if m.key == str(payment_id)]
+    return [m.message_type for m in store.outbox if m.key == str(payment_id)]
 
 
 def run(uow: MemoryUnitOfWork, token: str = "TOKEN123") -> tuple[Payment, FakeMailer]:
@@ -316,5 +316,5 @@ def test_transaction_events_name_their_transaction(
     payment, _mailer = run(uow)
     found = services.find_payment(uow, payment.id)
     assert found is not None and found[1] is not None
-    tx_events = [m for m in store.outbox if m.event_type.startswith("transaction.")]
+    tx_events = [m for m in store.outbox if m.message_type.startswith("transaction.")]
     assert [m.payload["transaction_id"] for m in tx_events] == [str(found[1].id)] * 2

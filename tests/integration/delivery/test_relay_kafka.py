@@ -22,7 +22,7 @@ from payments import backoff
 from payments.adapters.publisher import KafkaPublisher
 from payments.config import Settings
 from payments.db import outbox_store
-from payments.event_records import OutboxMessage
+from payments.messages import OutboxMessage
 from tests.support.delivery import new_topic, read_topic
 from tests.support.private import Service
 

@@ -1,4 +1,5 @@
-"""How domain events become outbox messages: topic, CloudEvents type, key and flat JSON value."""
+"""How facts (`payments.domain.facts`) become outbox messages: topic, CloudEvents type, key
+and flat JSON value."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from payments.config import Topics
-from payments.domain import events
+from payments.domain import facts
 from payments.domain.model import Payment
 from payments.i18n import catalog_language
 
@@ -19,9 +20,9 @@ CE_SOURCE = "/ticketing/payments"
 class OutboxMessage:
     """One row of the outbox: what the relay publishes, exactly."""
 
-    event_id: uuid.UUID
+    message_id: uuid.UUID  # CloudEvents ce_id (the outbox column event_id)
     topic: str
-    event_type: str
+    message_type: str  # CloudEvents ce_type (the outbox column event_type)
     key: str
     payload: dict[str, Any]
     occurred_at: datetime
@@ -55,45 +56,45 @@ def _refund_fields(refund: Any) -> dict[str, Any]:
 
 
 def to_message(
-    event: events.Event,
+    fact: facts.Fact,
     payment: Payment | None,
     topics: Topics,
     now: datetime,
     source: Any = None,
 ) -> OutboxMessage:
-    """The outbox message announcing `event`; payment and refund events need the payment's
-    details, refund events the refund (`source`, the aggregate that recorded the event)."""
+    """The outbox message announcing `fact`; payment and refund facts need the payment's
+    details, refund facts the refund (`source`, the aggregate that recorded the fact)."""
     key: str | None = None
-    match event:
-        case events.PaymentCreated():
+    match fact:
+        case facts.PaymentCreated():
             assert payment is not None
             topic, ce_type, value = (
                 topics.payment_created,
                 "payment.created",
                 _payment_fields(payment),
             )
-        case events.TransactionCreated(transaction_id=tx, payment_id=pid):
+        case facts.TransactionCreated(transaction_id=tx, payment_id=pid):
             topic, ce_type = topics.transaction_created, "transaction.created"
             value = {"transaction_id": str(tx), "payment_id": str(pid)}
-        case events.TransactionSucceeded(transaction_id=tx, payment_id=pid):
+        case facts.TransactionSucceeded(transaction_id=tx, payment_id=pid):
             topic, ce_type = topics.transaction_succeeded, "transaction.succeeded"
             value = {"transaction_id": str(tx), "payment_id": str(pid)}
-        case events.TransactionFailed(transaction_id=tx, payment_id=pid, reason=reason):
+        case facts.TransactionFailed(transaction_id=tx, payment_id=pid, reason=reason):
             topic, ce_type = topics.transaction_failed, "transaction.failed"
             value = {"transaction_id": str(tx), "payment_id": str(pid), "reason": reason}
-        case events.PaymentSucceeded():
+        case facts.PaymentSucceeded():
             assert payment is not None
             topic, ce_type = topics.payment_succeeded, "payment.succeeded"
             value = _payment_fields(payment)
-        case events.PaymentFailed(reason=reason):
+        case facts.PaymentFailed(reason=reason):
             assert payment is not None
             topic, ce_type = topics.payment_failed, "payment.failed"
             value = _payment_fields(payment)
             del value["event_description"], value["event_image_url"]
             value["reason"] = reason
-        case events.RefundPending():
+        case facts.RefundPending():
             topic, ce_type, value = topics.refund_pending, "refund.pending", _refund_fields(source)
-        case events.RefundSucceeded():
+        case facts.RefundSucceeded():
             assert payment is not None
             topic, ce_type = topics.refund_succeeded, "refund.succeeded"
             value = {
@@ -104,15 +105,15 @@ def to_message(
                 "event_id": payment.event_id,
                 "event_name": payment.event_name,
             }
-        case events.RefundFailed(failure_reason=failure):
+        case facts.RefundFailed(failure_reason=failure):
             topic, ce_type = topics.refund_failed, "refund.failed"
             value = {**_refund_fields(source), "failure_reason": failure}
-        case events.EventCancelled(event_id=event_id, reason=reason):
+        case facts.EventCancelled(event_id=event_id, reason=reason):
             topic, ce_type = topics.event_cancelled, "event.cancelled"
             value = {"event_id": event_id, "reason": reason}
             key = event_id  # contract section 9: keyed by the event id
         case _:  # pragma: no cover - the union is closed
-            raise TypeError(f"unknown event {event!r}")
+            raise TypeError(f"unknown fact {fact!r}")
     return OutboxMessage(uuid.uuid4(), topic, ce_type, key or value["payment_id"], value, now)
 
 
@@ -120,8 +121,8 @@ def kafka_headers(message: OutboxMessage) -> list[tuple[str, bytes]]:
     """CloudEvents 1.0 Kafka binding, binary mode."""
     return [
         ("ce_specversion", b"1.0"),
-        ("ce_id", str(message.event_id).encode()),
-        ("ce_type", message.event_type.encode()),
+        ("ce_id", str(message.message_id).encode()),
+        ("ce_type", message.message_type.encode()),
         ("ce_source", CE_SOURCE.encode()),
         ("ce_time", message.occurred_at.isoformat().replace("+00:00", "Z").encode()),
         ("content-type", b"application/json"),
@@ -134,8 +135,8 @@ def utcnow() -> datetime:
 
 
 def collect_messages(seen: list[Any], topics: Topics, now: datetime) -> list[OutboxMessage]:
-    """Drain the events of every aggregate seen, as outbox messages (a transaction's or a
-    refund's events carry their payment's details: it was loaded in the same unit of work)."""
+    """Drain the facts of every aggregate seen, as outbox messages (a transaction's or a
+    refund's facts carry their payment's details: it was loaded in the same unit of work)."""
     payments = {a.id: a for a in seen if isinstance(a, Payment)}
     messages: list[OutboxMessage] = []
     for aggregate in seen:
@@ -143,7 +144,7 @@ def collect_messages(seen: list[Any], topics: Topics, now: datetime) -> list[Out
             payment: Payment | None = aggregate
         else:
             payment = payments.get(getattr(aggregate, "payment_id", None))  # type: ignore[arg-type]
-        while aggregate.events:
-            event = aggregate.events.pop(0)
-            messages.append(to_message(event, payment, topics, now, aggregate))
+        while aggregate.facts:
+            fact = aggregate.facts.pop(0)
+            messages.append(to_message(fact, payment, topics, now, aggregate))
     return messages

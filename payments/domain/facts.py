@@ -1,4 +1,6 @@
-"""Domain events: facts the model records when its state changes."""
+"""Facts the model records when its state changes (the "domain events" of the literature;
+here "event" is the concert a ticket is for). The unit of work turns each into an outbox
+message (`payments.messages`)."""
 
 from __future__ import annotations
 
@@ -66,7 +68,7 @@ class EventCancelled:
     reason: str | None
 
 
-Event = (
+Fact = (
     PaymentCreated
     | TransactionCreated
     | TransactionSucceeded
@@ -80,7 +82,7 @@ Event = (
 )
 
 __all__ = [
-    "Event",
+    "Fact",
     "EventCancelled",
     "RefundFailed",
     "RefundPending",
