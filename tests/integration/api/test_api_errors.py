@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from werkzeug.serving import make_server
 
 from payments import services
-from payments.db import idempotency_store
 from payments.db.engine import make_engine
+from payments.db.idempotency_store import SqlIdempotencyStore
 from tests.support.api import count_payments, go_request, new_key
 from tests.support.env import free_port
 from web.auth import ANONYMOUS
@@ -74,8 +74,8 @@ def test_409_while_the_first_request_with_the_key_is_in_flight(client, engine: E
     key, body = new_key(), go_request()
     with engine.begin() as conn:  # the first request has claimed the key and is still running
         fingerprint = _fingerprint(client, body)
-        claimed = idempotency_store.claim(
-            conn, ANONYMOUS, key, fingerprint, timedelta(hours=1), timedelta(minutes=5)
+        claimed = SqlIdempotencyStore(conn).claim(
+            ANONYMOUS, key, fingerprint, timedelta(hours=1), timedelta(minutes=5)
         )
         assert claimed is not None
     response = client.post("/payments", json=body, headers={"Idempotency-Key": key})

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from payments.db import idempotency_store
+from payments.db.idempotency_store import SqlIdempotencyStore
 from tests.support.api import count_payments, go_request, new_key
 from web.auth import scope_of
 
@@ -93,7 +93,7 @@ def test_an_expired_key_counts_as_absent_and_is_purged(client, engine: Engine) -
 def test_a_key_abandoned_in_flight_is_taken_over_after_its_lease(client, engine: Engine) -> None:  # type: ignore[no-untyped-def]
     key, body = new_key(), go_request()
     with engine.begin() as conn:  # a request claimed it and died before finishing
-        idempotency_store.claim(conn, "anonymous", key, "x", timedelta(hours=1), timedelta(0))
+        SqlIdempotencyStore(conn).claim("anonymous", key, "x", timedelta(hours=1), timedelta(0))
         conn.execute(
             text(
                 "UPDATE idempotency_keys SET locked_at = now() - interval '1 hour' WHERE key = :k"
@@ -110,13 +110,13 @@ def test_two_concurrent_requests_create_exactly_one_payment(
     app, engine: Engine, monkeypatch, widen: bool
 ) -> None:  # type: ignore[no-untyped-def]
     if widen:  # hold the first request inside its transaction a little, so that they overlap
-        real_finish = idempotency_store.finish
+        real_finish = SqlIdempotencyStore.finish
 
         def slow_finish(*args, **kwargs):  # type: ignore[no-untyped-def]
             threading.Event().wait(0.3)
             return real_finish(*args, **kwargs)
 
-        monkeypatch.setattr(idempotency_store, "finish", slow_finish)
+        monkeypatch.setattr(SqlIdempotencyStore, "finish", slow_finish)
     key, body = new_key(), go_request()
     barrier = threading.Barrier(2)
     responses = []
