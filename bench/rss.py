@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,28 +63,3 @@ def group(pgid: int) -> list[ProcMemory]:
             )
         )
     return sorted(found, key=lambda p: p.pid)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (0.0 if it is gone)."""
-    try:
-        text = (PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def matching(words: tuple[str, ...]) -> list[int]:
-    """Pids of live processes whose command line holds every one of `words`."""
-    found = []
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if all(word in cmdline for word in words):
-            found.append(int(entry.name))
-    return found

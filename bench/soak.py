@@ -45,13 +45,6 @@ log = logging.getLogger("bench")
 KILLED_IN_TURN = ("worker", "relay", "bridge", "gateway")
 POSTGRES_PORT, REDIS_PORT = 5432, 6379
 GROWTH_LIMIT = 0.10  # issue 26: RSS and descriptors flat, under 10% growth after warm-up
-# The services the pipeline runs on, found by command line: their CPU per window shows which
-# one a growing latency comes from (the embedded broker's fetch cost grows with its history).
-EXTERNAL = {
-    "broker": ("tansu", "broker"),
-    "postgres": ("postgres",),
-    "redis": ("redis-server",),
-}
 
 
 def _socket_inodes(pid: int) -> set[int]:
@@ -109,18 +102,6 @@ def process_sample(service: Service, sockets: dict[int, int]) -> dict[str, Any]:
         "pg_connections": ports.count(POSTGRES_PORT),
         "redis_connections": ports.count(REDIS_PORT),
     }
-
-
-def cpu_sample(services: dict[str, Service]) -> dict[str, float]:
-    """Cumulative CPU seconds per process group of the pipeline and per outside service."""
-    sample = {
-        name: sum(rss.cpu_seconds(p.pid) for p in rss.group(service.pid))
-        for name, service in services.items()
-        if service.alive()
-    }
-    for name, words in EXTERNAL.items():
-        sample[name] = sum(rss.cpu_seconds(pid) for pid in rss.matching(words))
-    return sample
 
 
 def cpu_share(
@@ -270,9 +251,9 @@ def run_soak(
                 victim = KILLED_IN_TURN[(n // kill_every - 1) % len(KILLED_IN_TURN)]
                 killer = Killer(pipeline.services[victim], window_s / 2, kills)
                 killer.start()
-            cpu_before, clock = cpu_sample(pipeline.services), time.monotonic()
+            cpu_before, clock = pipeline.cpu(), time.monotonic()
             result = e2e.step(pipeline, rate, window_s, drain_seconds=180, tag=f"soak-w{n}")
-            cpu = cpu_share(cpu_before, cpu_sample(pipeline.services), time.monotonic() - clock)
+            cpu = cpu_share(cpu_before, pipeline.cpu(), time.monotonic() - clock)
             if killer is not None:
                 killer.join()
             vacuumed = vacuum and vacuum_if_the_server_does_not(stack.engine)
