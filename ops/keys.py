@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 from payments import api_keys, bootstrap
 from payments.api_keys import Scope
 from payments.cli_support import one_line_errors
-from payments.db import api_key_store
+from payments.db.api_key_store import SqlApiKeys
 
 keys_cli = AppGroup("keys", help="API keys and their scopes.")
 
@@ -50,7 +50,7 @@ def create(name: str, scopes: tuple[str, ...]) -> None:
 def list_keys() -> None:
     """Every key without its secret: name, prefix, scopes, created, last used, revoked."""
     with bootstrap.current().engine.connect() as conn:
-        found = api_key_store.every_key(conn)
+        found = SqlApiKeys(conn).every_key()
     for row in found:
         state = f"revoked={_when(row.revoked_at)}" if row.revoked_at else "active"
         click.echo(

@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from outbox.janitor import PURGE_BATCH
 from payments import bootstrap, probes, services
 from payments.cli_support import Duration, UsageProblem, one_line_errors, stop_on_signals
-from payments.db import outbox_store
+from payments.db.outbox_store import SqlOutbox
 
 log = logging.getLogger("payments.daemon")
 
@@ -69,7 +69,7 @@ def status() -> None:
     """Show the unpublished events per topic and the age of the oldest."""
     container = bootstrap.current()
     with container.engine.connect() as conn:
-        rows = outbox_store.backlog(conn)
+        rows = SqlOutbox(conn).backlog()
     now = datetime.now(UTC)
     found = {topic: (count, oldest) for topic, count, oldest in rows}
     configured = container.settings.topics.all()
@@ -121,12 +121,12 @@ def purge(older_than: float | None) -> None:
         older_than if older_than is not None else container.settings.outbox_retention_hours * 3600
     )
     with container.engine.connect() as conn:
-        expected = outbox_store.count_purgeable(conn, seconds)
+        expected = SqlOutbox(conn).count_purgeable(seconds)
     total = 0
     with click.progressbar(length=max(expected, 1), label="purging", show_pos=True) as bar:
         while True:
             with container.engine.begin() as conn:
-                count = outbox_store.purge_published(conn, seconds, PURGE_BATCH)
+                count = SqlOutbox(conn).purge_published(seconds, PURGE_BATCH)
             if not count:
                 break
             total += count

@@ -26,7 +26,7 @@ from typing import Any
 
 from payments import recovery
 from payments.bootstrap import Container
-from payments.db import outbox_store
+from payments.db.outbox_store import SqlOutbox
 from payments.errors import summary
 from payments.horizon import Horizon, Positions
 from payments.queue import names
@@ -89,7 +89,7 @@ class Janitor:
         total = 0
         for _ in range(PURGE_MAX_BATCHES):
             with self.container.engine.begin() as conn:
-                count = outbox_store.purge_published(conn, self.retention_s, PURGE_BATCH)
+                count = SqlOutbox(conn).purge_published(self.retention_s, PURGE_BATCH)
             total += count
             self.hooks.on_purged(count)
             if count == 0 or (stop is not None and stop.wait(PURGE_PAUSE_S)):
@@ -118,7 +118,7 @@ class Janitor:
 
                 def clock() -> datetime:
                     with engine.connect() as conn:
-                        return outbox_store.clock(conn)
+                        return SqlOutbox(conn).clock()
 
                 self.horizon = Horizon(self._positions(), clock)
             horizon = self.horizon.advance()

@@ -8,7 +8,7 @@ Guarantees, and what gives each one:
   the commit leaves the rows unpublished; they are published again (at least once).
 - Per-payment order, even with several relays: rows are claimed with FOR UPDATE SKIP LOCKED,
   and a row is only claimed when no earlier unpublished row of the same key exists (see
-  `outbox_store.claim`), so a batch holds at most one row per payment and a payment's next
+  `SqlOutbox.claim`), so a batch holds at most one row per payment and a payment's next
   event can only be claimed once the previous one was acknowledged and marked. The producer
   keeps one request in flight per connection, so retries never reorder a partition.
 - A batch that partly failed: the acknowledged rows are marked, the others wait for the next
@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine
 
 from payments import backoff
 from payments.adapters.publisher import PublishFailed
-from payments.db import outbox_store
+from payments.db.outbox_store import SqlOutbox
 from payments.errors import summary
 from payments.messages import OutboxMessage
 from payments.ports import Publisher
@@ -44,8 +44,10 @@ log = logging.getLogger("payments.relay")
 
 
 class OutboxStore(Protocol):
-    def claim(self, conn: Connection, limit: int) -> list[tuple[int, OutboxMessage]]: ...
-    def mark_published(self, conn: Connection, ids: Sequence[int]) -> None: ...
+    """What the relay needs of the outbox, on a transaction's connection (`SqlOutbox`)."""
+
+    def claim(self, limit: int) -> list[tuple[int, OutboxMessage]]: ...
+    def mark_published(self, ids: Sequence[int]) -> None: ...
 
 
 class Relay:
@@ -60,7 +62,7 @@ class Relay:
         on_published: Callable[[int], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         retry: backoff.Backoff | None = None,
-        store: OutboxStore = outbox_store,
+        store: Callable[[Connection], OutboxStore] = SqlOutbox,
     ):
         self.engine = engine
         self.publisher_factory = publisher_factory
@@ -92,7 +94,8 @@ class Relay:
         failure: PublishFailed | None = None
         publisher = self._get_publisher()  # connect before holding any row lock
         with self.engine.begin() as conn:
-            claimed = self.store.claim(conn, self.batch_size)
+            outbox = self.store(conn)
+            claimed = outbox.claim(self.batch_size)
             if not claimed:
                 return 0
             try:
@@ -101,7 +104,7 @@ class Relay:
             except PublishFailed as err:
                 acked = [claimed[i][0] for i in err.acked]
                 failure = err
-            self.store.mark_published(conn, acked)
+            outbox.mark_published(acked)
         self.published += len(acked)
         self.on_published(len(acked))
         if failure is not None:

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from sqlalchemy import Engine
 
-from payments.db import outbox_store
+from payments.db.outbox_store import SqlOutbox
 from payments.messages import OutboxMessage
 from payments.ports import Publisher
 
@@ -45,7 +45,7 @@ def select_events(
 ) -> list[OutboxMessage]:
     """The already-published events matching the filters, in their original order."""
     with engine.connect() as conn:
-        rows = outbox_store.published(conn, payment_id=payment_id, since=since, topic=topic)
+        rows = SqlOutbox(conn).published(payment_id=payment_id, since=since, topic=topic)
     return [message for _, message in rows]
 
 

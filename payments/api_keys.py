@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, Engine
 
-from payments.db import api_key_store
+from payments.db.api_key_store import SqlApiKeys
 from payments.errors import PaymentsError
 
 KEY_CACHE_S = 2.0  # a revocation reaches every API process within this (contract: 5 s)
@@ -80,14 +80,14 @@ def create(conn: Connection, secret: str, name: str, scopes: Sequence[str]) -> s
     if unknown:
         raise KeyRefused(f"unknown scope(s): {', '.join(unknown)}")
     key = new_key()
-    if not api_key_store.add(conn, name, key[:PREFIX_LENGTH], hash_key(secret, key), wanted):
+    if not SqlApiKeys(conn).add(name, key[:PREFIX_LENGTH], hash_key(secret, key), wanted):
         raise KeyRefused(f"a key named {name!r} exists already")
     return key
 
 
 def revoke(conn: Connection, name: str) -> None:
     """Revoke the key named `name` (KeyRefused if there is none, or it is revoked already)."""
-    if not api_key_store.revoke(conn, name):
+    if not SqlApiKeys(conn).revoke(name):
         raise KeyRefused(f"no active key named {name!r}")
 
 
@@ -113,7 +113,7 @@ class KeyRing:
             if self._any is not None and now - self._any[0] < self.ttl_s:
                 return self._any[1]
         with self.engine.connect() as conn:
-            found = api_key_store.any_key(conn)
+            found = SqlApiKeys(conn).any_key()
         with self._lock:
             self._any = (now, found)
         return found
@@ -127,9 +127,10 @@ class KeyRing:
             if cached is not None and now - cached[0] < self.ttl_s:
                 return cached[1]
         with self.engine.begin() as conn:
-            row = api_key_store.active_by_hash(conn, digest)
+            stored = SqlApiKeys(conn)
+            row = stored.active_by_hash(digest)
             if row is not None:
-                api_key_store.note_use(conn, row.name)
+                stored.note_use(row.name)
         caller = Caller(row.name, frozenset(row.scopes)) if row is not None else None
         with self._lock:
             if len(self._found) > 10_000:  # a flood of random keys: forget, do not grow

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payments.db import listing_store
+from payments.db.listing_store import SqlListing
 from payments.domain.listing import Page, PageRequest, PaymentFilter, RefundFilter, trim
 from payments.domain.model import Payment, Transaction
 from payments.domain.refund import Refund
@@ -32,11 +32,11 @@ def list_payments(
     """One page of payments with their transactions and refunds; `UnknownCursor` when the
     cursor names no payment."""
     with uow:
-        rows = listing_store.payments_page(uow.conn, where, page)
+        rows = SqlListing(uow.conn).payments_page(where, page)
         found = trim(rows, page)
         ids = [p.id for p in found.items]
-        transactions = listing_store.transactions_of(uow.conn, ids)
-        refunds = listing_store.refunds_of(uow.conn, ids)
+        transactions = SqlListing(uow.conn).transactions_of(ids)
+        refunds = SqlListing(uow.conn).refunds_of(ids)
     return Page(
         [ListedPayment(p, transactions.get(p.id), refunds.get(p.id, [])) for p in found.items],
         found.has_more,
@@ -46,4 +46,4 @@ def list_payments(
 def list_refunds(uow: SqlUnitOfWork, where: RefundFilter, page: PageRequest) -> Page[Refund]:
     """One page of refunds; `UnknownCursor` when the cursor names no refund."""
     with uow:
-        return trim(listing_store.refunds_page(uow.conn, where, page), page)
+        return trim(SqlListing(uow.conn).refunds_page(where, page), page)

@@ -14,8 +14,8 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 
 from payments.config import Topics
-from payments.db import outbox_store
 from payments.db.idempotency_store import SqlIdempotencyStore
+from payments.db.outbox_store import SqlOutbox
 from payments.db.refunds import SqlRefunds
 from payments.db.repository import SqlRepository
 from payments.messages import OutboxMessage, collect_messages, utcnow
@@ -70,5 +70,5 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         """Write the outbox rows for the recorded events, then commit everything at once."""
         self.messages = collect_messages(self.repo.seen, self.topics, self.clock())
-        outbox_store.write(self.conn, self.messages)
+        SqlOutbox(self.conn).write(self.messages)
         self._tx.commit()

@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from payments import bootstrap
 from payments.config import Topics
 from payments.db import stats_store
+from payments.db.stats_store import SqlStats
 from payments.domain.model import Status
 from payments.queue import names
 from web.auth import ANONYMOUS
@@ -77,7 +78,7 @@ class DatabaseCollector(Collector):
 
     def _query(self) -> stats_store.Scrape:
         with self.engine.begin() as conn:
-            return stats_store.scrape(conn, SCRAPE_STATEMENT_TIMEOUT_MS)
+            return SqlStats(conn).scrape(SCRAPE_STATEMENT_TIMEOUT_MS)
 
 
 def _by_status(counts: dict[str, int]) -> GaugeMetricFamily:

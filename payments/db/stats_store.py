@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, literal_column, select, text
 
-from payments.db import outbox_store
+from payments.db.outbox_store import SqlOutbox
 from payments.db.tables import (
     event_cancellations,
     payment_status_counts,
@@ -24,28 +24,6 @@ from payments.db.tables import (
 )
 
 _PENDING: Any = literal_column("'PENDING'")  # a literal: matches the partial index's predicate
-
-
-def payment_counts(conn: Connection) -> dict[str, int]:
-    """Payments by status: {'PENDING': n, 'SUCCESS': n, 'FAILED': n} (missing ones are 0)."""
-    pending = conn.execute(
-        select(func.count()).select_from(payments).where(payments.c.status == _PENDING)
-    ).scalar_one()
-    finished = conn.execute(
-        select(payment_status_counts.c.status, func.sum(payment_status_counts.c.n)).group_by(
-            payment_status_counts.c.status
-        )
-    )
-    counts = {status: int(n) for status, n in finished}
-    return {"PENDING": int(pending), **counts}
-
-
-def oldest_pending_move(conn: Connection) -> datetime | None:
-    """When the longest-idle PENDING payment last moved (None when none is pending): the
-    first entry of the pending partial index."""
-    return conn.execute(
-        select(func.min(payments.c.updated_at)).where(payments.c.status == _PENDING)
-    ).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -61,32 +39,6 @@ class RefundCounts:
     oldest_cancellation: datetime | None = None
 
 
-def refund_counts(conn: Connection) -> RefundCounts:
-    """Finished refunds from the trigger's counters, pending ones from their partial index,
-    cancellations still scanning from theirs (event_cancellations_scanning_idx)."""
-    columns = (
-        refund_status_counts.c.status,
-        refund_status_counts.c.reason,
-        refund_status_counts.c.failure_reason,
-    )
-    finished = conn.execute(select(*columns, func.sum(refund_status_counts.c.n)).group_by(*columns))
-    pending, oldest = conn.execute(
-        select(func.count(), func.min(refunds.c.created_at)).where(refunds.c.status == _PENDING)
-    ).one()
-    scanning, oldest_cancellation = conn.execute(
-        select(func.count(), func.min(event_cancellations.c.created_at)).where(
-            event_cancellations.c.scanned_at.is_(None)
-        )
-    ).one()
-    return RefundCounts(
-        {(s, r, f): int(n) for s, r, f, n in finished},
-        int(pending),
-        oldest,
-        int(scanning),
-        oldest_cancellation,
-    )
-
-
 @dataclass(frozen=True)
 class GatewayCounts:
     """3-D Secure authentications waiting (and the oldest), stray charges by outcome."""
@@ -94,20 +46,6 @@ class GatewayCounts:
     awaiting_action: int
     oldest_action: datetime | None
     strays: dict[str, int]
-
-
-def gateway_counts(conn: Connection) -> GatewayCounts:
-    """Read off the partial index of waiting transactions and the (small) stray table."""
-    waiting, oldest = conn.execute(
-        text(
-            "SELECT count(*), min(updated_at) FROM transactions"
-            " WHERE status = 'PENDING' AND gateway_reference IS NOT NULL"
-        )
-    ).one()
-    strays = conn.execute(
-        text("SELECT coalesce(outcome, 'pending'), count(*) FROM stray_charges GROUP BY 1")
-    )
-    return GatewayCounts(int(waiting), oldest, {o: int(n) for o, n in strays})
 
 
 @dataclass(frozen=True)
@@ -121,14 +59,80 @@ class Scrape:
     gateway: GatewayCounts
 
 
-def scrape(conn: Connection, timeout_ms: int) -> Scrape:
-    """Payment and refund counts, the longest-idle pending payment and the outbox backlog in
-    one transaction, bounded by `timeout_ms`."""
-    conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_ms)}"))
-    return Scrape(
-        payment_counts(conn),
-        oldest_pending_move(conn),
-        outbox_store.backlog(conn),
-        refund_counts(conn),
-        gateway_counts(conn),
-    )
+class SqlStats:
+    """The counts /metrics reads, on a connection."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def payment_counts(self) -> dict[str, int]:
+        """Payments by status: {'PENDING': n, 'SUCCESS': n, 'FAILED': n} (missing ones are 0)."""
+        pending = self.conn.execute(
+            select(func.count()).select_from(payments).where(payments.c.status == _PENDING)
+        ).scalar_one()
+        finished = self.conn.execute(
+            select(payment_status_counts.c.status, func.sum(payment_status_counts.c.n)).group_by(
+                payment_status_counts.c.status
+            )
+        )
+        counts = {status: int(n) for status, n in finished}
+        return {"PENDING": int(pending), **counts}
+
+    def oldest_pending_move(self) -> datetime | None:
+        """When the longest-idle PENDING payment last moved (None when none is pending): the
+        first entry of the pending partial index."""
+        return self.conn.execute(
+            select(func.min(payments.c.updated_at)).where(payments.c.status == _PENDING)
+        ).scalar_one()
+
+    def refund_counts(self) -> RefundCounts:
+        """Finished refunds from the trigger's counters, pending ones from their partial index,
+        cancellations still scanning from theirs (event_cancellations_scanning_idx)."""
+        columns = (
+            refund_status_counts.c.status,
+            refund_status_counts.c.reason,
+            refund_status_counts.c.failure_reason,
+        )
+        finished = self.conn.execute(
+            select(*columns, func.sum(refund_status_counts.c.n)).group_by(*columns)
+        )
+        pending, oldest = self.conn.execute(
+            select(func.count(), func.min(refunds.c.created_at)).where(refunds.c.status == _PENDING)
+        ).one()
+        scanning, oldest_cancellation = self.conn.execute(
+            select(func.count(), func.min(event_cancellations.c.created_at)).where(
+                event_cancellations.c.scanned_at.is_(None)
+            )
+        ).one()
+        return RefundCounts(
+            {(s, r, f): int(n) for s, r, f, n in finished},
+            int(pending),
+            oldest,
+            int(scanning),
+            oldest_cancellation,
+        )
+
+    def gateway_counts(self) -> GatewayCounts:
+        """Read off the partial index of waiting transactions and the (small) stray table."""
+        waiting, oldest = self.conn.execute(
+            text(
+                "SELECT count(*), min(updated_at) FROM transactions"
+                " WHERE status = 'PENDING' AND gateway_reference IS NOT NULL"
+            )
+        ).one()
+        strays = self.conn.execute(
+            text("SELECT coalesce(outcome, 'pending'), count(*) FROM stray_charges GROUP BY 1")
+        )
+        return GatewayCounts(int(waiting), oldest, {o: int(n) for o, n in strays})
+
+    def scrape(self, timeout_ms: int) -> Scrape:
+        """Payment and refund counts, the longest-idle pending payment and the outbox backlog in
+        one transaction, bounded by `timeout_ms`."""
+        self.conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_ms)}"))
+        return Scrape(
+            self.payment_counts(),
+            self.oldest_pending_move(),
+            SqlOutbox(self.conn).backlog(),
+            self.refund_counts(),
+            self.gateway_counts(),
+        )

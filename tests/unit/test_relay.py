@@ -58,8 +58,23 @@ class FakeOutbox:
     def mark_published(self, conn: FakeConn, ids: Sequence[int]) -> None:
         conn.marked.extend(ids)
 
+    def on(self, conn: FakeConn) -> FakeOutboxOn:
+        """The outbox on one transaction's connection, as the relay asks for it."""
+        return FakeOutboxOn(self, conn)
+
     def unpublished(self) -> list[int]:
         return [row_id for row_id in sorted(self.rows) if row_id not in self.published]
+
+
+class FakeOutboxOn:
+    def __init__(self, outbox: FakeOutbox, conn: FakeConn) -> None:
+        self.outbox, self.conn = outbox, conn
+
+    def claim(self, limit: int) -> list[tuple[int, OutboxMessage]]:
+        return self.outbox.claim(self.conn, limit)
+
+    def mark_published(self, ids: Sequence[int]) -> None:
+        self.outbox.mark_published(self.conn, ids)
 
 
 class FakeEngine:
@@ -106,7 +121,7 @@ def relay(outbox: FakeOutbox, publisher: FakePublisher, batch_size: int = 10) ->
         FakeEngine(outbox),  # type: ignore[arg-type]
         lambda: publisher,
         batch_size=batch_size,
-        store=outbox,  # type: ignore[arg-type]
+        store=outbox.on,  # type: ignore[arg-type]
         retry=backoff.Backoff(base=0.001, cap=0.01),
     )
 
@@ -178,7 +193,7 @@ def test_backs_off_exponentially_while_kafka_is_down_then_catches_up(
     r = QuietRelay(
         FakeEngine(outbox),  # type: ignore[arg-type]
         lambda: publisher,
-        store=outbox,  # type: ignore[arg-type]
+        store=outbox.on,  # type: ignore[arg-type]
         retry=backoff.Backoff(base=1.0, cap=8.0),
     )
     r.on_published = lambda n: stop.set() if not outbox.unpublished() else None
@@ -204,7 +219,7 @@ def test_a_database_outage_is_retried_too(outbox, publisher, monkeypatch) -> Non
         return event.is_set()
 
     monkeypatch.setattr(backoff, "sleep", fake_sleep)
-    r = QuietRelay(engine, lambda: publisher, store=outbox)  # type: ignore[arg-type]
+    r = QuietRelay(engine, lambda: publisher, store=outbox.on)  # type: ignore[arg-type]
     r.on_published = lambda n: stop.set()
     r.run(stop)
     assert outbox.unpublished() == []

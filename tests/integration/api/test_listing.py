@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from payments import refunds, services
 from payments.adapters.gateway import FakeGateway
 from payments.bootstrap import Container
-from payments.db import listing_store
+from payments.db.listing_store import SqlListing
 from payments.domain.listing import PageRequest, PaymentFilter, RefundFilter
 from payments.domain.model import Status
 from payments.domain.refund import RefundReason, RefundStatus
@@ -271,7 +271,7 @@ def test_a_page_of_payments_reads_an_index_and_not_the_history(
     history: str, name: str, page: PageRequest
 ) -> None:
     capture = Capture()
-    listing_store.payments_page(capture, PAYMENT_FILTERS[name], page)  # type: ignore[arg-type]
+    SqlListing(capture).payments_page(PAYMENT_FILTERS[name], page)  # type: ignore[arg-type]
     nodes = _plan(history, capture.statements[-1])
     shape = [(n["Node Type"], n.get("Index Name")) for n in nodes]
     assert any(n.get("Index Name", "").startswith("payments_listing") for n in nodes), shape
@@ -282,7 +282,7 @@ def test_a_page_of_payments_reads_an_index_and_not_the_history(
 @pytest.mark.parametrize("name", REFUND_FILTERS)
 def test_a_page_of_refunds_reads_an_index_and_not_the_history(history: str, name: str) -> None:
     capture = Capture()
-    listing_store.refunds_page(capture, REFUND_FILTERS[name], PageRequest(20))  # type: ignore[arg-type]
+    SqlListing(capture).refunds_page(REFUND_FILTERS[name], PageRequest(20))  # type: ignore[arg-type]
     nodes = _plan(history, capture.statements[-1])
     shape = [(n["Node Type"], n.get("Index Name")) for n in nodes]
     assert any(n.get("Index Name", "").startswith("refunds_listing") for n in nodes), shape

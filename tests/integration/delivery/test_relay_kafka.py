@@ -21,7 +21,7 @@ from outbox.relay import Relay
 from payments import backoff
 from payments.adapters.publisher import KafkaPublisher
 from payments.config import Settings
-from payments.db import outbox_store
+from payments.db.outbox_store import SqlOutbox
 from payments.messages import OutboxMessage
 from tests.support.delivery import new_topic, read_topic
 from tests.support.private import Service
@@ -40,7 +40,7 @@ def write_events(engine: Engine, topic: str, keys: list[str], per_key: int) -> N
                 datetime.now(UTC),
             )
             with engine.begin() as conn:
-                outbox_store.write(conn, [message])
+                SqlOutbox(conn).write([message])
 
 
 def unpublished(engine: Engine, topic: str) -> int:

@@ -17,8 +17,8 @@ from payments.adapters.gateway import FakeGateway
 from payments.adapters.mailer import FakeMailer
 from payments.bootstrap import Container, bootstrap
 from payments.config import Settings
-from payments.db import stats_store
 from payments.db.memory import MemoryUnitOfWork
+from payments.db.stats_store import SqlStats
 from payments.horizon import FakePositions
 from payments.queue.broker import stub_broker
 from payments.recovery import Step
@@ -215,12 +215,12 @@ def test_finished_payments_are_counted_without_reading_the_payments_table(
     sweeping: Container, engine_ops: Engine
 ) -> None:
     with engine_ops.connect() as conn:
-        before = stats_store.payment_counts(conn)
+        before = SqlStats(conn).payment_counts()
     payments = [place(sweeping, token) for token in ("TOKEN123", "ODD12", "TOKEN456")]
     for payment in payments:
         services.charge_payment(sweeping.uow(), sweeping.gateway, payment.id)
     with engine_ops.connect() as conn:
-        after = stats_store.payment_counts(conn)
+        after = SqlStats(conn).payment_counts()
         plan = "\n".join(
             r[0]
             for r in conn.execute(
