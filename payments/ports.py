@@ -9,17 +9,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from payments.domain.gateway_rule import Decision
-from payments.domain.model import Payment, Transaction
+from payments.domain.model import Payment, Status, Transaction
 from payments.domain.refund import Refund
 from payments.domain.secret import PaymentToken
 from payments.messages import OutboxMessage
-
-if TYPE_CHECKING:
-    from payments.db.repository import Progress
 
 
 @dataclass(frozen=True)
@@ -195,6 +192,17 @@ class RefundStore(Protocol):
     def schedule_attempt(self, refund_id: UUID, at: datetime) -> None:
         """When the gateway will be asked again for this PENDING refund."""
         ...
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far one payment got: its status, its transaction's, and whether it was e-mailed."""
+
+    payment_id: UUID
+    payment_status: Status
+    transaction_id: UUID | None
+    transaction_status: Status | None
+    email_sent: bool
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from payments.db.repository import Progress
 from payments.domain.model import Status
-from payments.ports import UnitOfWork
+from payments.ports import Progress, UnitOfWork
 from payments.queue import names
 from payments.uow import SqlUnitOfWork
 

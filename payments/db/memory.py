@@ -20,12 +20,11 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from payments.config import Topics
-from payments.db.repository import Progress
 from payments.domain.model import Payment, Status, Transaction
 from payments.domain.refund import Cancellation, Refund
 from payments.errors import AlreadyDone
 from payments.messages import OutboxMessage, collect_messages, utcnow
-from payments.ports import StoredKey
+from payments.ports import Progress, StoredKey
 
 A = TypeVar("A", Payment, Transaction, Refund)
 

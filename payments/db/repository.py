@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -41,20 +40,10 @@ from payments.db.tables import (
 from payments.domain.model import Payment, Reason, Status, Transaction
 from payments.domain.secret import PaymentToken
 from payments.errors import AlreadyDone
+from payments.ports import Progress
 
 UNIQUE_VIOLATION = "23505"
 SWEEP_LOCK = 727_002  # advisory lock id: one self-healing sweep at a time
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far one payment got: its status, its transaction's, and whether it was e-mailed."""
-
-    payment_id: UUID
-    payment_status: Status
-    transaction_id: UUID | None
-    transaction_status: Status | None
-    email_sent: bool
 
 
 # The hot statements, built once with bound parameters: SQLAlchemy then neither rebuilds nor

@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from payments.cli_support import parse_duration
-from payments.db.repository import Progress
 from payments.domain.model import Status
+from payments.ports import Progress
 from payments.recovery import Redrive, Step, next_step
 
 PID, TID = uuid.uuid4(), uuid.uuid4()
