@@ -10,6 +10,7 @@ are replaced by keyword: `bootstrap(settings, gateway=FakeGateway(), mailer=Fake
 from __future__ import annotations
 
 import sys
+import threading
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -220,8 +221,33 @@ def container_of(app: Flask) -> Container:
     return container
 
 
-def current() -> Container:
-    """The container of the current Flask app (inside a `flask` command or request)."""
-    from flask import current_app
+_process_lock = threading.Lock()
+_process: Container | None = None
 
-    return container_of(current_app)
+
+def install(container: Container | None) -> None:
+    """Make `container` the process's own, for code that runs outside any Flask app (a
+    Dramatiq worker's actors); None forgets it (tests)."""
+    global _process
+    with _process_lock:
+        _process = container
+
+
+def install_from_env() -> Container:
+    """The process's own container, built from the settings the first time (a worker)."""
+    global _process
+    with _process_lock:
+        if _process is None:
+            _process = from_env()
+        return _process
+
+
+def current() -> Container:
+    """The one way code reaches its container: the current Flask app's (in a request or a
+    `flask` command), else the process's own (a worker's: the one installed, or one built
+    from the settings on first use)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context() and APP_KEY in current_app.extensions:
+        return container_of(current_app)
+    return _process if _process is not None else install_from_env()

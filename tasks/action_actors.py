@@ -6,13 +6,12 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from payments import services, webhooks
+from payments import bootstrap, services, webhooks
 from payments.queue import names
-from tasks import runtime
 from tasks.actors import COMMON_OPTIONS, actor, gateway_time_limit_ms, log_ids, payment_outcome
 
 log = logging.getLogger("payments.worker")
-TIME_LIMIT_MS = gateway_time_limit_ms(runtime.container().settings.gateway_timeout_ms)
+TIME_LIMIT_MS = gateway_time_limit_ms(bootstrap.current().settings.gateway_timeout_ms)
 
 
 @actor(names.EXPIRE_PAYMENT_ACTION, time_limit=TIME_LIMIT_MS, **COMMON_OPTIONS)
@@ -20,7 +19,7 @@ def expire_payment_action(payment_id: str) -> None:
     """A 3-D Secure authentication not completed in time: cancel the PaymentIntent, then
     FAILED authentication_failed (or the charge, if the cardholder completed it first). A
     gateway that cannot be reached raises: retried with backoff like any failure."""
-    container = runtime.container()
+    container = bootstrap.current()
     payment = services.expire_action(container.uow(), container.gateway, UUID(payment_id))
     log.info(
         "3-D Secure expired: %s", payment_outcome(payment), extra=log_ids(payment_id=payment_id)
@@ -30,7 +29,7 @@ def expire_payment_action(payment_id: str) -> None:
 @actor(names.REFUND_STRAY_CHARGE, time_limit=TIME_LIMIT_MS, **COMMON_OPTIONS)
 def refund_stray_charge(gateway_reference: str) -> None:
     """A charge that succeeded for a payment that had failed: refund it in full."""
-    container = runtime.container()
+    container = bootstrap.current()
     outcome = webhooks.refund_stray(container.uow(), container.gateway, gateway_reference)
     level = logging.ERROR if outcome == "failed" else logging.WARNING
     log.log(

@@ -10,12 +10,11 @@ from uuid import UUID
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from payments import services
+from payments import bootstrap, services
 from payments.domain.gateway_rule import TransientGatewayError
 from payments.domain.model import Payment
 from payments.errors import NotFound
 from payments.queue import names
-from tasks import runtime
 
 log = logging.getLogger("payments.worker")
 
@@ -103,12 +102,12 @@ def count_gateway_failure() -> int:
 
 @actor(
     names.CHARGE_PAYMENT,
-    time_limit=gateway_time_limit_ms(runtime.container().settings.gateway_timeout_ms),
+    time_limit=gateway_time_limit_ms(bootstrap.current().settings.gateway_timeout_ms),
     **COMMON_OPTIONS,
 )
 def charge_payment(payment_id: str) -> None:
     """payment.created -> open the transaction, charge through the gateway, settle."""
-    container = runtime.container()
+    container = bootstrap.current()
     try:
         payment = services.charge_payment(container.uow(), container.gateway, UUID(payment_id))
     except TransientGatewayError as err:
@@ -155,7 +154,7 @@ EMAIL_OPTIONS: dict[str, Any] = {
 @actor(names.SEND_PAYMENT_EMAIL, time_limit=EMAIL_TIME_LIMIT_MS, **EMAIL_OPTIONS)
 def send_payment_email(payment_id: str) -> None:
     """payment.succeeded/failed -> send the one result e-mail in the payment's language."""
-    container = runtime.container()
+    container = bootstrap.current()
     message_id = services.notify(
         container.uow(), container.renderer, container.mailer, UUID(payment_id)
     )

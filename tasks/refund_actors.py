@@ -11,10 +11,9 @@ from uuid import UUID
 
 import dramatiq
 
-from payments import backoff, refunds
+from payments import backoff, bootstrap, refunds
 from payments.domain.gateway_rule import TransientGatewayError
 from payments.queue import names
-from tasks import runtime
 from tasks.actors import (
     COMMON_OPTIONS,
     DB_TIME_LIMIT_MS,
@@ -52,13 +51,13 @@ def retry_refund(retries: int, exception: BaseException) -> bool:
 
 @actor(
     names.PROCESS_REFUND,
-    time_limit=gateway_time_limit_ms(runtime.container().settings.gateway_timeout_ms),
+    time_limit=gateway_time_limit_ms(bootstrap.current().settings.gateway_timeout_ms),
     retry_when=retry_refund,
     **COMMON_OPTIONS,
 )
 def process_refund(refund_id: str) -> None:
     """refund.pending -> refund through the gateway (refund id as its idempotency key)."""
-    container = runtime.container()
+    container = bootstrap.current()
     try:
         status = refunds.refund_through_gateway(container.uow(), container.gateway, UUID(refund_id))
     except TransientGatewayError as err:
@@ -105,7 +104,7 @@ def send_refund_email(refund_id: str) -> None:
     """refund.succeeded/failed -> the one e-mail of the refund's outcome, in the payment's
     language; for a refund PENDING past REFUND_DELAY_NOTICE_HOURS, the one "refund on its
     way" e-mail."""
-    container = runtime.container()
+    container = bootstrap.current()
     message_id = refunds.notify_refund(
         container.uow(),
         container.refund_renderer,
@@ -123,7 +122,7 @@ def send_refund_email(refund_id: str) -> None:
 @actor(names.REFUND_CANCELLED_EVENT, time_limit=DB_TIME_LIMIT_MS * 4, **COMMON_OPTIONS)
 def refund_cancelled_event(event_id: str) -> None:
     """event.cancelled -> refund the event's paid payments, batch after batch."""
-    container = runtime.container()
+    container = bootstrap.current()
     deadline = time.monotonic() + CANCELLATION_SLICE_S
     total = 0
     while True:

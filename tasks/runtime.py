@@ -1,35 +1,15 @@
-"""The worker process's container: built from the settings once, on first use."""
+"""Starting a worker process: its container (built from the settings once and installed as
+the process's, `bootstrap.current()`), logging, Dramatiq's broker, the workers' metrics."""
 
 from __future__ import annotations
 
 import multiprocessing
 import sys
-import threading
 
 import dramatiq
 
 from payments import bootstrap
-from payments.bootstrap import Container
 from payments.logs import configure
-
-_lock = threading.Lock()
-_container: Container | None = None
-
-
-def use(container: Container | None) -> None:
-    """Install a container built elsewhere (tests), or None to rebuild on next use."""
-    global _container
-    _container = container
-
-
-def container() -> Container:
-    """The process's composition root (settings read once, from the environment)."""
-    global _container
-    if _container is None:
-        with _lock:
-            if _container is None:
-                _container = bootstrap.from_env()
-    return _container
 
 
 def in_dramatiq_worker() -> bool:
@@ -40,7 +20,7 @@ def in_dramatiq_worker() -> bool:
 def start() -> dramatiq.Broker:
     """Configure logging, install the container's broker as Dramatiq's, add the workers'
     metrics when WORKER_METRICS_PORT is set."""
-    built = container()
+    built = bootstrap.install_from_env()
     settings = built.settings
     configure(settings)
     broker = built.install_broker()

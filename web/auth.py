@@ -11,8 +11,8 @@ from typing import Any, NoReturn, TypeVar
 from flask import current_app, g, request
 from flask_babel import gettext as _
 
+from payments import bootstrap
 from payments.api_keys import ALL_SCOPES, Caller, Scope
-from payments.bootstrap import container_of
 from web.problems import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -69,7 +69,7 @@ def require_api_key() -> None:
     caller is anonymous. Sets `g.caller_scope` (idempotency keys and rate limits are counted
     per key) and `g.api_key_name` (a `flask keys` key's name, for the logs).
     """
-    container = container_of(current_app)
+    container = bootstrap.current()
     scope = required_scope(request.endpoint)
     api_keys = container.settings.api_keys
     token = bearer_token()

@@ -8,6 +8,7 @@ import redis
 from flask import Blueprint, Flask, current_app
 from flask_babel import gettext as _
 
+from payments import bootstrap
 from payments.bootstrap import container_of
 from payments.db.engine import ping
 from web.problems import Problem
@@ -35,7 +36,7 @@ def healthz() -> Any:
 @bp.get("/readyz")
 def readyz() -> Any:
     """200 when PostgreSQL and Redis answer, else 503 naming which are down."""
-    container = container_of(current_app)
+    container = bootstrap.current()
     down = []
     try:
         ping(container.engine)

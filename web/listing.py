@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from flask_babel import gettext
 from marshmallow import RAISE, Schema, ValidationError, fields
 
-from payments import listing
+from payments import bootstrap, listing
 from payments.api_keys import Scope
-from payments.bootstrap import container_of
 from payments.domain import listing as pages
 from payments.domain.model import Status
 from payments.domain.refund import RefundStatus
@@ -154,7 +153,7 @@ def _read(
 ) -> pages.Page[T]:
     """One page from a listing use case; a cursor naming no item is its 404."""
     try:
-        return use_case(container_of(current_app).uow(), where, _page(query))
+        return use_case(bootstrap.current().uow(), where, _page(query))
     except UnknownCursor:
         raise _unknown_cursor(query) from None
 

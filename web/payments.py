@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
-from payments import money, refunds, services
+from payments import bootstrap, money, refunds, services
 from payments.api_keys import Scope
-from payments.bootstrap import Container, container_of
+from payments.bootstrap import Container
 from payments.domain.model import Payment, Transaction
 from payments.domain.refund import EventIsCancelled, Refund, RefundStatus
 from payments.domain.secret import PaymentToken
@@ -69,7 +69,7 @@ def _request_schema(default_currency: str) -> PaymentRequestSchema:
 
 def validate_payment(body: dict[str, Any]) -> services.PlacePayment:
     """Validate with marshmallow; a 422 problem naming each bad field, in the caller's language."""
-    settings = container_of(current_app).settings
+    settings = bootstrap.current().settings
     try:
         data = _request_schema(settings.default_currency).load(body)
     except ValidationError as err:
@@ -106,7 +106,7 @@ def create_payment() -> Any:
     body = parse_json_object()
     key = idempotency.header_key()
     command = validate_payment(body)
-    container = container_of(current_app)
+    container = bootstrap.current()
     try:
         return _place(container, command, body, key)
     except EventIsCancelled:
@@ -141,7 +141,7 @@ def get_payment(payment_id: str) -> Any:
         pid = uuid.UUID(payment_id)
     except ValueError:
         pid = None
-    container = container_of(current_app)
+    container = bootstrap.current()
     found = services.find_payment(container.uow(), pid) if pid else None
     if found is None or pid is None:
         raise not_found()

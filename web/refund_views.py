@@ -7,13 +7,13 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError
 
-from payments import money, refunds
+from payments import bootstrap, money, refunds
 from payments.api_keys import Scope
-from payments.bootstrap import Container, container_of
+from payments.bootstrap import Container
 from payments.domain.refund import (
     Cancellation,
     ExceedsRefundable,
@@ -88,7 +88,7 @@ def create_refund(payment_id: str) -> Any:
     pid = _uuid(payment_id)
     if pid is None:
         raise _no_payment()
-    container = container_of(current_app)
+    container = bootstrap.current()
     amount = data.get("amount")
     if amount is not None:
         _check_places(amount, _currency_of(container, pid))
@@ -170,7 +170,7 @@ def _created(refund: Refund) -> Any:
 def get_refund(refund_id: str) -> Any:
     """Show one refund."""
     rid = _uuid(refund_id)
-    found = refunds.find_refund(container_of(current_app).uow(), rid) if rid else None
+    found = refunds.find_refund(bootstrap.current().uow(), rid) if rid else None
     if found is None:
         raise Problem(404, "not-found", _("Not found"), _("No refund with this id."))
     return refund_resource(found)
@@ -200,7 +200,7 @@ def _cancellable_event_id(event_id: str) -> str:
 def cancel_event(event_id: str) -> Any:
     """Cancel an event: 202 at once; its paid payments are refunded by the workers."""
     data = _load(_cancellation_request, _optional_body())
-    container = container_of(current_app)
+    container = bootstrap.current()
     cancellation, created = refunds.cancel_event(
         container.uow(), _cancellable_event_id(event_id), data.get("reason")
     )
@@ -212,7 +212,7 @@ def cancel_event(event_id: str) -> Any:
 @auth.needs(Scope.EVENTS_READ)
 def get_cancellation(event_id: str) -> Any:
     """The cancellation's progress; 404 if the event is not cancelled."""
-    container = container_of(current_app)
+    container = bootstrap.current()
     cancellation = None
     if _has_event_id_shape(event_id):
         with container.uow() as uow:

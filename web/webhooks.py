@@ -14,9 +14,8 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from flask_babel import gettext as _
 from prometheus_client import CollectorRegistry, Counter
 
-from payments import webhooks
+from payments import bootstrap, webhooks
 from payments.adapters.stripe_events import BadSignature, verified_event
-from payments.bootstrap import container_of
 from web.problems import Problem
 
 bp = Blueprint("webhooks", __name__)
@@ -39,7 +38,7 @@ def init_app(app: Flask, registry: CollectorRegistry) -> None:
 @bp.post("/webhooks/stripe")
 def stripe_event() -> Any:
     """Verify, apply once, answer 200 (400 problem for a bad signature)."""
-    container = container_of(current_app)
+    container = bootstrap.current()
     secret = container.settings.webhook_secret
     if not secret:
         raise Problem(

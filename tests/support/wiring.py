@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from flask import Flask
 from sqlalchemy import Engine
 
+from payments import bootstrap
 from payments.bootstrap import Container
 from payments.db.engine import make_engine
 from payments.db.migrations import migrate
@@ -27,13 +28,12 @@ def schema_engine(url: str, pool_size: int) -> Iterator[Engine]:
 @contextmanager
 def worker_app(container: Container) -> Iterator[Flask]:
     """The app on `container`; `container` is also the actors' in this process
-    (`tasks.runtime`) until the block is left."""
-    from tasks import runtime
+    (`bootstrap.current()`) until the block is left."""
     from web import create_app
 
     app = create_app({"TESTING": True, "CONTAINER": container})
-    runtime.use(container)
+    bootstrap.install(container)
     try:
         yield app
     finally:
-        runtime.use(None)
+        bootstrap.install(None)

@@ -13,7 +13,7 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Middleware
 
-from payments import services
+from payments import bootstrap, services
 from payments.adapters import mailer
 from payments.bootstrap import Container
 from payments.domain.model import Payment
@@ -146,7 +146,7 @@ class _Failures(Middleware):
 @pytest.fixture
 def email_worker(mail_app: Callable[[int], Container]) -> Iterator[Callable[[int], tuple]]:
     """The real `send_payment_email` (its retry options included) on a stub broker and worker."""
-    from tasks import actors, runtime
+    from tasks import actors
 
     broker = StubBroker()
     broker.add_middleware(CurrentMessage())
@@ -163,7 +163,7 @@ def email_worker(mail_app: Callable[[int], Container]) -> Iterator[Callable[[int
     workers: list[dramatiq.Worker] = []
 
     def start(port: int) -> tuple:
-        runtime.use(mail_app(port))
+        bootstrap.install(mail_app(port))
         worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
         worker.start()
         workers.append(worker)
@@ -173,7 +173,7 @@ def email_worker(mail_app: Callable[[int], Container]) -> Iterator[Callable[[int
     for worker in workers:
         worker.stop()
     broker.close()
-    runtime.use(None)
+    bootstrap.install(None)
 
 
 def test_the_email_actor_retries_with_backoff_until_smtp_returns(
