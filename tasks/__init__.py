@@ -2,12 +2,14 @@
 
 Importing this package builds the worker's container from the settings (nothing connects
 yet), installs its broker as Dramatiq's global one and declares the actors, as Dramatiq
-requires before any actor exists. No other process imports it: they enqueue by name
+requires before any actor exists, then gives the gateway's actors their time limit from the
+settings (the actor modules read none). No other process imports it: they enqueue by name
 (`payments.queue.names`).
 """
 
 from __future__ import annotations
 
+from payments import bootstrap
 from tasks import runtime
 
 broker = runtime.start()
@@ -18,6 +20,7 @@ from tasks.action_actors import (  # noqa: E402
 )
 from tasks.actors import (  # noqa: E402
     charge_payment,
+    limit_gateway_calls,
     send_payment_email,
 )
 from tasks.refund_actors import (  # noqa: E402
@@ -25,6 +28,8 @@ from tasks.refund_actors import (  # noqa: E402
     refund_cancelled_event,
     send_refund_email,
 )
+
+limit_gateway_calls(broker, bootstrap.current().settings.gateway_timeout_ms)
 
 __all__ = [
     "broker",

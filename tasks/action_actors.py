@@ -8,13 +8,12 @@ from uuid import UUID
 
 from payments import bootstrap, services, webhooks
 from payments.queue import names
-from tasks.actors import COMMON_OPTIONS, actor, gateway_time_limit_ms, log_ids, payment_outcome
+from tasks.actors import COMMON_OPTIONS, actor, log_ids, payment_outcome
 
 log = logging.getLogger("payments.worker")
-TIME_LIMIT_MS = gateway_time_limit_ms(bootstrap.current().settings.gateway_timeout_ms)
 
 
-@actor(names.EXPIRE_PAYMENT_ACTION, time_limit=TIME_LIMIT_MS, **COMMON_OPTIONS)
+@actor(names.EXPIRE_PAYMENT_ACTION, **COMMON_OPTIONS)
 def expire_payment_action(payment_id: str) -> None:
     """A 3-D Secure authentication not completed in time: cancel the PaymentIntent, then
     FAILED authentication_failed (or the charge, if the cardholder completed it first). A
@@ -26,7 +25,7 @@ def expire_payment_action(payment_id: str) -> None:
     )
 
 
-@actor(names.REFUND_STRAY_CHARGE, time_limit=TIME_LIMIT_MS, **COMMON_OPTIONS)
+@actor(names.REFUND_STRAY_CHARGE, **COMMON_OPTIONS)
 def refund_stray_charge(gateway_reference: str) -> None:
     """A charge that succeeded for a payment that had failed: refund it in full."""
     container = bootstrap.current()

@@ -80,6 +80,16 @@ def actor(ref: names.ActorRef, **options: Any) -> Callable[[Callable[..., Any]],
     return dramatiq.actor(actor_name=ref.name, queue_name=ref.queue, **options)
 
 
+def limit_gateway_calls(broker: dramatiq.Broker, gateway_timeout_ms: int) -> None:
+    """Give every actor on the gateway queue its time limit (`gateway_time_limit_ms`), once
+    all are declared: set from the settings by the worker's start, so that no actor module
+    reads a setting when it is imported."""
+    limit = gateway_time_limit_ms(gateway_timeout_ms)
+    for ref in names.ALL:
+        if ref.queue == names.CHARGE_PAYMENT.queue:
+            broker.get_actor(ref.name).options["time_limit"] = limit
+
+
 def log_ids(**ids: object) -> dict[str, object]:
     message = CurrentMessage.get_current_message()
     extra: dict[str, object] = {k: str(v) for k, v in ids.items()}
@@ -100,11 +110,7 @@ def count_gateway_failure() -> int:
     return failures
 
 
-@actor(
-    names.CHARGE_PAYMENT,
-    time_limit=gateway_time_limit_ms(bootstrap.current().settings.gateway_timeout_ms),
-    **COMMON_OPTIONS,
-)
+@actor(names.CHARGE_PAYMENT, **COMMON_OPTIONS)
 def charge_payment(payment_id: str) -> None:
     """payment.created -> open the transaction, charge through the gateway, settle."""
     container = bootstrap.current()

@@ -22,7 +22,6 @@ from tasks.actors import (
     MAX_RETRIES,
     actor,
     count_gateway_failure,
-    gateway_time_limit_ms,
     log_ids,
 )
 
@@ -51,7 +50,6 @@ def retry_refund(retries: int, exception: BaseException) -> bool:
 
 @actor(
     names.PROCESS_REFUND,
-    time_limit=gateway_time_limit_ms(bootstrap.current().settings.gateway_timeout_ms),
     retry_when=retry_refund,
     **COMMON_OPTIONS,
 )

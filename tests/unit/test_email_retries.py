@@ -61,3 +61,22 @@ def test_the_gateway_actors_time_limit_leaves_room_for_the_configured_latency(
     from tasks.actors import DB_TIME_LIMIT_MS, gateway_time_limit_ms
 
     assert gateway_time_limit_ms(latency_ms) >= latency_ms + DB_TIME_LIMIT_MS
+
+
+def test_the_gateway_queue_actors_take_their_time_limit_from_the_settings_after_import() -> None:
+    import tasks
+    from tasks.actors import gateway_time_limit_ms, limit_gateway_calls
+
+    before = {a.actor_name: a.options.get("time_limit") for a in tasks.broker.actors.values()}
+    try:
+        limit_gateway_calls(tasks.broker, 7_000)
+        limits = {a.actor_name: a.options.get("time_limit") for a in tasks.broker.actors.values()}
+        on_gateway = {n for n, a in tasks.broker.actors.items() if a.queue_name == "gateway"}
+        assert on_gateway == {
+            "charge_payment", "process_refund", "expire_payment_action", "refund_stray_charge"
+        }  # fmt: skip
+        assert all(limits[n] == gateway_time_limit_ms(7_000) for n in on_gateway)
+        assert all(limits[n] == before[n] for n in limits if n not in on_gateway)
+    finally:
+        for name, limit in before.items():
+            tasks.broker.get_actor(name).options["time_limit"] = limit
