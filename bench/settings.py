@@ -28,16 +28,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-
-
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, "").strip() or default)
-
-
-def _ints(name: str, default: str) -> tuple[int, ...]:
-    raw = os.environ.get(name, "").strip() or default
-    return tuple(int(part) for part in raw.split(",") if part.strip())
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -75,47 +67,33 @@ class BenchSettings:
     skeleton_seconds: int = 10
 
 
-def _pairs(name: str, default: str) -> tuple[tuple[int, int], ...]:
-    raw = os.environ.get(name, "").strip() or default
-    pairs = (part.split(":") for part in raw.split(",") if part.strip())
-    return tuple((int(a), int(b)) for a, b in pairs)
+# Each knob's variable is BENCH_ and its field's name, but for these two (the API's own).
+VARIABLES = {"api_workers": "WEB_CONCURRENCY", "api_threads": "GUNICORN_THREADS"}
 
 
-def _extra_env() -> dict[str, str]:
-    """`BENCH_ENV_X=v` -> `X=v` for the e2e processes (to try a setting without editing)."""
-    prefix = "BENCH_ENV_"
-    return {k.removeprefix(prefix): v for k, v in os.environ.items() if k.startswith(prefix)}
+def _parse(raw: str, default: Any) -> Any:
+    """`raw` read as the default's type: a flag, a number, or a list (comma-separated; pairs
+    `a:b`; the relay's arguments separated by spaces)."""
+    if isinstance(default, bool):
+        return raw in {"1", "true", "yes"}
+    if isinstance(default, int):
+        return int(raw)
+    if default == () or (default and isinstance(default[0], str)):
+        parts = raw.split(",") if "," in raw or default else raw.split()
+        return tuple(p.strip() for p in parts if p.strip())
+    if isinstance(default[0], tuple):
+        return tuple(tuple(int(n) for n in p.split(":")) for p in raw.split(",") if p.strip())
+    return tuple(int(p) for p in raw.split(",") if p.strip())
 
 
 def from_env() -> BenchSettings:
-    """Settings from `BENCH_*` variables; `WEB_CONCURRENCY` sets the API's worker processes."""
-    phases = os.environ.get("BENCH_PHASES", "").strip()
-    return BenchSettings(
-        phases=tuple(p.strip() for p in phases.split(",") if p.strip()) or BenchSettings.phases,
-        api_seconds=_int("BENCH_API_SECONDS", BenchSettings.api_seconds),
-        api_connections=_int("BENCH_API_CONNECTIONS", BenchSettings.api_connections),
-        api_workers=_int("WEB_CONCURRENCY", BenchSettings.api_workers),
-        api_threads=_int("GUNICORN_THREADS", BenchSettings.api_threads),
-        relay_rows=_int("BENCH_RELAY_ROWS", BenchSettings.relay_rows),
-        relays=_int("BENCH_RELAYS", BenchSettings.relays),
-        relay_args=tuple(os.environ.get("BENCH_RELAY_ARGS", "").split()),
-        e2e_seconds=_int("BENCH_E2E_SECONDS", BenchSettings.e2e_seconds),
-        e2e_rates=_ints("BENCH_E2E_RATES", "50,100"),
-        sustain_start=_int("BENCH_SUSTAIN_START", BenchSettings.sustain_start),
-        sustain_step=_int("BENCH_SUSTAIN_STEP", BenchSettings.sustain_step),
-        sustain_tries=_int("BENCH_SUSTAIN_TRIES", BenchSettings.sustain_tries),
-        drain_seconds=_int("BENCH_DRAIN_SECONDS", BenchSettings.drain_seconds),
-        worker_processes=_int("BENCH_WORKER_PROCESSES", BenchSettings.worker_processes),
-        worker_threads=_int("BENCH_WORKER_THREADS", BenchSettings.worker_threads),
-        gateway_processes=_int("BENCH_GATEWAY_PROCESSES", BenchSettings.gateway_processes),
-        gateway_threads=_int("BENCH_GATEWAY_THREADS", BenchSettings.gateway_threads),
-        gateway_loads=_pairs("BENCH_GATEWAY_LOADS", "300:50,300:100,1000:50,1000:100"),
-        profile=os.environ.get("BENCH_PROFILE", "").strip() in {"1", "true", "yes"},
-        profile_rate=_int("BENCH_PROFILE_RATE", BenchSettings.profile_rate),
-        extra_env=_extra_env(),
-        history_payments=_int("BENCH_HISTORY_PAYMENTS", BenchSettings.history_payments),
-        history_backlog=_int("BENCH_HISTORY_BACKLOG", BenchSettings.history_backlog),
-        history_rate=_int("BENCH_HISTORY_RATE", BenchSettings.history_rate),
-        skeleton_rates=_ints("BENCH_SKELETON_RATES", "50,100"),
-        skeleton_seconds=_int("BENCH_SKELETON_SECONDS", BenchSettings.skeleton_seconds),
-    )
+    """Settings from the `BENCH_*` variables (and `WEB_CONCURRENCY`, `GUNICORN_THREADS`);
+    `BENCH_ENV_X=v` passes `X=v` to the e2e processes (to try a setting without editing)."""
+    found: dict[str, Any] = {}
+    for knob in fields(BenchSettings):
+        raw = os.environ.get(VARIABLES.get(knob.name, f"BENCH_{knob.name.upper()}"), "").strip()
+        if raw and knob.name != "extra_env":
+            found[knob.name] = _parse(raw, getattr(BenchSettings, knob.name))
+    prefix = "BENCH_ENV_"
+    extra = {k.removeprefix(prefix): v for k, v in os.environ.items() if k.startswith(prefix)}
+    return replace(BenchSettings(), **found, extra_env=extra)
