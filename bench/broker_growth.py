@@ -6,7 +6,10 @@ CPU per round trip, first on an empty topic, then after each further 20,000 reco
 consumed and committed; finally tries DeleteRecords (what would trim the log where the
 broker has no retention). Prints one line per step.
 
-`python -m bench.broker_growth` (about a minute).
+`python -m bench.broker_growth` (about a minute). `python -m bench.broker_growth consumer`
+(a few minutes): the broker's CPU while one consumer in a group, caught up, polls with each
+`fetch_max_wait_ms` of WAITS and records trickle in at TRICKLE/s, and their produce ->
+consume latency, as the topic's batches (one per produce request) grow by GROWTH at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -40,6 +44,55 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
+WAITS = (50, 500)
+TRICKLE, GROWTH, STEPS, MEASURE_S = 20, 15_000, 4, 15
+
+
+def _consumer_cost(servers: str, pid: int, wait_ms: int, topic: str, group: str) -> str:
+    """Broker CPU (% of a core) and latency while a caught-up consumer polls for MEASURE_S."""
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=servers, group_id=group, enable_auto_commit=False,
+        auto_offset_reset="latest", fetch_max_wait_ms=wait_ms,
+    )  # fmt: skip
+    producer = KafkaProducer(bootstrap_servers=servers, linger_ms=0)
+    while not consumer.assignment():
+        consumer.poll(100)
+    consumer.poll(500)
+    latencies: list[float] = []
+    cpu, started = _cpu_s(pid), time.monotonic()
+    next_send = started
+    while time.monotonic() - started < MEASURE_S:
+        if time.monotonic() >= next_send:
+            producer.send(topic, str(time.time()).encode())
+            next_send += 1 / TRICKLE
+        for records in consumer.poll(5).values():
+            latencies += [time.time() - float(r.value) for r in records]
+        consumer.commit()
+    share = 100 * (_cpu_s(pid) - cpu) / (time.monotonic() - started)
+    producer.close()
+    consumer.close()
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
+    return (
+        f"fetch_max_wait_ms {wait_ms}: broker CPU {share:.0f}% of a core, latency p50 "
+        f"{statistics.median(latencies) * 1000 if latencies else float('nan'):.0f} ms, p99 "
+        f"{p99 * 1000:.0f} ms"
+    )
+
+
+def consumer_growth(servers: str, pid: int) -> None:
+    """The consumer's cost as the topic's history grows (see the module's docstring)."""
+    KafkaAdminClient(bootstrap_servers=servers).create_topics([NewTopic("history", 3, 1)])
+    producer = KafkaProducer(bootstrap_servers=servers, linger_ms=0)
+    for step in range(STEPS + 1):
+        if step:
+            for _ in range(GROWTH):  # one record per produce request: one batch each
+                producer.send("history", b"h" * 300).get(10)
+        for wait_ms in WAITS:
+            cost = _consumer_cost(servers, pid, wait_ms, "history", f"g{step}-{wait_ms}")
+            print(f"{step * GROWTH:>7,} batches, {cost}", flush=True)
+
+
 def main() -> int:
     port = free_port()
     listener = f"tcp://127.0.0.1:{port}"
@@ -51,6 +104,9 @@ def main() -> int:
     servers = f"127.0.0.1:{port}"
     try:
         time.sleep(2)
+        if sys.argv[1:] == ["consumer"]:
+            consumer_growth(servers, broker.pid)
+            return 0
         admin = KafkaAdminClient(bootstrap_servers=servers)
         admin.create_topics([NewTopic("growth", 3, 1)])
         producer = KafkaProducer(bootstrap_servers=servers, linger_ms=2)

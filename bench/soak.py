@@ -394,7 +394,11 @@ def picture(result: dict[str, Any], path: Path) -> None:
 
     windows = result["windows"]
     minutes = [w["minute"] for w in windows]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    with_cpu = "cpu_pct" in windows[0]
+    fig, axes = plt.subplots(
+        3 if with_cpu else 2, 1, figsize=(9, 10 if with_cpu else 7), sharex=True
+    )
+    top, bottom = axes[0], axes[1]
     for name in windows[0]["processes"]:
         top.plot(minutes, [w["processes"][name]["rss_mib"] for w in windows], label=name)
     top.set_ylabel("RSS (MiB, process group)")
@@ -406,8 +410,14 @@ def picture(result: dict[str, Any], path: Path) -> None:
             point = (w["minute"], w["latency"]["p99_ms"])
             bottom.annotate(f"kill {w['killed']}", point, fontsize=7)
     bottom.set_ylabel("POST -> e-mail (ms)")
-    bottom.set_xlabel("minutes")
     bottom.legend(fontsize=8)
+    if with_cpu:
+        for name in windows[0]["cpu_pct"]:
+            shares = [w["cpu_pct"].get(name, 0) for w in windows]
+            axes[2].plot(minutes, shares, marker="o" if "broker" in name else ".", label=name)
+        axes[2].set_ylabel("CPU (% of one core)")
+        axes[2].legend(fontsize=8, ncol=4)
+    axes[-1].set_xlabel("minutes")
     fig.suptitle(f"Soak: {result['rate']}/s for {result['minutes']} min")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
