@@ -86,7 +86,7 @@ def limit_gateway_calls(broker: dramatiq.Broker, gateway_timeout_ms: int) -> Non
     reads a setting when it is imported."""
     limit = gateway_time_limit_ms(gateway_timeout_ms)
     for ref in names.ALL:
-        if ref.queue == names.CHARGE_PAYMENT.queue:
+        if ref.queue == names.GATEWAY_QUEUE:
             broker.get_actor(ref.name).options["time_limit"] = limit
 
 

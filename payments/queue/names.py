@@ -35,16 +35,17 @@ class ActorRef:
 # The gateway queue holds the steps that wait on the gateway: the Procfile gives it a pool
 # of its own, sized for rate x latency (docs/sizing.md), so that a slow gateway never takes
 # a thread from the e-mails or the cancellations.
-CHARGE_PAYMENT = ActorRef("charge_payment", "gateway", "payment_id")
+GATEWAY_QUEUE = "gateway"
+CHARGE_PAYMENT = ActorRef("charge_payment", GATEWAY_QUEUE, "payment_id")
 SEND_PAYMENT_EMAIL = ActorRef("send_payment_email", "email", "payment_id")
 
-PROCESS_REFUND = ActorRef("process_refund", "gateway", "refund_id")
+PROCESS_REFUND = ActorRef("process_refund", GATEWAY_QUEUE, "refund_id")
 SEND_REFUND_EMAIL = ActorRef("send_refund_email", "email", "refund_id")
 REFUND_CANCELLED_EVENT = ActorRef("refund_cancelled_event", "payments", "event_id")
 # 3-D Secure (contract section 12): cancel a PaymentIntent whose authentication was not
 # completed in time; refund a charge that succeeded for a payment that had failed.
-EXPIRE_PAYMENT_ACTION = ActorRef("expire_payment_action", "gateway", "payment_id")
-REFUND_STRAY_CHARGE = ActorRef("refund_stray_charge", "gateway", "gateway_reference")
+EXPIRE_PAYMENT_ACTION = ActorRef("expire_payment_action", GATEWAY_QUEUE, "payment_id")
+REFUND_STRAY_CHARGE = ActorRef("refund_stray_charge", GATEWAY_QUEUE, "gateway_reference")
 
 ALL = (
     CHARGE_PAYMENT,
