@@ -29,7 +29,7 @@ from tasks.refund_actors import (  # noqa: E402
     send_refund_email,
 )
 
-limit_gateway_calls(broker, bootstrap.current().settings.gateway_timeout_ms)
+limit_gateway_calls(broker, bootstrap.install_from_env().settings.gateway_timeout_ms)
 
 __all__ = [
     "broker",
