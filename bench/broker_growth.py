@@ -14,7 +14,6 @@ consume latency, as the topic's batches (one per produce request) grow by GROWTH
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -24,17 +23,14 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from bench.cpu import cpu_seconds
+from bench.stats import summary_ms
 from devstack.embedded import tansu_binary
 from devstack.procs import free_port
 
 ROUNDS = 4
 RECORDS_PER_ROUND = 20_000
 PROBES = 300
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mib(pid: int) -> float:
@@ -59,7 +55,7 @@ def _consumer_cost(servers: str, pid: int, wait_ms: int, topic: str, group: str)
         consumer.poll(100)
     consumer.poll(500)
     latencies: list[float] = []
-    cpu, started = _cpu_s(pid), time.monotonic()
+    cpu, started = cpu_seconds(pid), time.monotonic()
     next_send = started
     while time.monotonic() - started < MEASURE_S:
         if time.monotonic() >= next_send:
@@ -68,15 +64,13 @@ def _consumer_cost(servers: str, pid: int, wait_ms: int, topic: str, group: str)
         for records in consumer.poll(5).values():
             latencies += [time.time() - float(r.value) for r in records]
         consumer.commit()
-    share = 100 * (_cpu_s(pid) - cpu) / (time.monotonic() - started)
+    share = 100 * (cpu_seconds(pid) - cpu) / (time.monotonic() - started)
     producer.close()
     consumer.close()
-    latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
+    ms = summary_ms(latencies)
     return (
         f"fetch_max_wait_ms {wait_ms}: broker CPU {share:.0f}% of a core, latency p50 "
-        f"{statistics.median(latencies) * 1000 if latencies else float('nan'):.0f} ms, p99 "
-        f"{p99 * 1000:.0f} ms"
+        f"{ms['p50_ms']:.0f} ms, p99 {ms['p99_ms']:.0f} ms"
     )
 
 
@@ -119,7 +113,7 @@ def main() -> int:
         )
 
         def probe(label: str) -> None:
-            seconds, cpu = [], _cpu_s(broker.pid)
+            seconds, cpu = [], cpu_seconds(broker.pid)
             for _ in range(PROBES):
                 started = time.perf_counter()
                 producer.send("growth", b"x" * 300).get(10)
@@ -127,7 +121,7 @@ def main() -> int:
                     pass
                 consumer.commit()
                 seconds.append(time.perf_counter() - started)
-            per_op = (_cpu_s(broker.pid) - cpu) / PROBES * 1000
+            per_op = (cpu_seconds(broker.pid) - cpu) / PROBES * 1000
             print(
                 f"{label}: broker RSS {_rss_mib(broker.pid):.0f} MiB, round trip p50 "
                 f"{statistics.median(seconds) * 1000:.1f} ms, broker CPU {per_op:.2f} ms per "

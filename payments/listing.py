@@ -32,11 +32,11 @@ def list_payments(
     """One page of payments with their transactions and refunds; `UnknownCursor` when the
     cursor names no payment."""
     with uow:
-        rows = SqlListing(uow.conn).payments_page(where, page)
-        found = trim(rows, page)
+        listing = SqlListing(uow.conn)
+        found = trim(listing.payments_page(where, page), page)
         ids = [p.id for p in found.items]
-        transactions = SqlListing(uow.conn).transactions_of(ids)
-        refunds = SqlListing(uow.conn).refunds_of(ids)
+        transactions = listing.transactions_of(ids)
+        refunds = listing.refunds_of(ids)
     return Page(
         [ListedPayment(p, transactions.get(p.id), refunds.get(p.id, [])) for p in found.items],
         found.has_more,

@@ -59,11 +59,6 @@ class SqlOutbox:
         """
         return [_message(r) for r in self.conn.execute(_claim_query(limit))]
 
-    # One array parameter rather than an IN list of up to a batch of them: the statement is
-    # built once and sent with a single parameter. `clock_timestamp()`, not `now()` (the start of
-    # the claiming transaction): a row is marked at a time after Kafka acknowledged it, which is
-    # what self-healing's delivery horizon (`payments.horizon`) relies on.
-
     def mark_published(self, ids: Sequence[int]) -> None:
         """Mark rows published (only after the broker acknowledged them)."""
         if ids:
@@ -157,6 +152,10 @@ def _claim_query(limit: int) -> Select[Any]:
     )
 
 
+# One array parameter rather than an IN list of up to a batch of them: the statement is built
+# once and sent with a single parameter. `clock_timestamp()`, not `now()` (the start of the
+# claiming transaction): a row is marked at a time after Kafka acknowledged it, which is what
+# self-healing's delivery horizon (`payments.horizon`) relies on.
 _MARK_PUBLISHED = (
     update(outbox)
     .where(outbox.c.id == any_(bindparam("b_ids", type_=ARRAY(BigInteger))))
